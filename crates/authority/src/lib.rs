@@ -1,0 +1,1 @@
+//! Resident registry, registration authority and certificate authority

@@ -1,0 +1,1 @@
+//! JPKI OIDs, certificate profiles, CSRs, certificate parsing

@@ -1,0 +1,1 @@
+//! Host-side card driver: Transport trait, in-process transport, typed JPKI operations

@@ -1,0 +1,1 @@
+//! Store traits per consumer, with SQLite (embedded default) and PostgreSQL backends
