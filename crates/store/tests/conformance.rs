@@ -1,0 +1,1643 @@
+//! The store conformance suite: every case in `cases` is compiled once per backend
+//! (modules `sqlite` and `postgres`), as rustls compiles its API tests once per crypto
+//! provider. SQLite cases run on a temporary file; PostgreSQL cases on a fresh schema of
+//! `JPKI_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`), and
+//! are skipped with a `SKIPPED postgres:` line on stderr when the server is unreachable,
+//! unless `JPKI_REQUIRE_POSTGRES=1`.
+//!
+//! Keep this one binary: add cases to `cases` and to the `with_cases!` list.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use jpki_store::testing::{self, TestDatabase};
+use jpki_store::{BackendKind, Store};
+
+/// A store on an isolated database, plus the database itself (to reopen or break it).
+struct Fixture {
+    store: Store,
+    database: TestDatabase,
+}
+
+impl Fixture {
+    /// Another, empty database of the same backend (not opened yet).
+    async fn fresh_database(&self) -> TestDatabase {
+        match self.database.backend_kind() {
+            BackendKind::Sqlite => TestDatabase::sqlite().expect("temporary SQLite database"),
+            BackendKind::Postgres => TestDatabase::postgres()
+                .await
+                .expect("PostgreSQL test schema")
+                .expect("PostgreSQL was reachable a moment ago"),
+        }
+    }
+}
+
+async fn sqlite_fixture() -> Option<Fixture> {
+    let (store, database) = testing::sqlite_test_store()
+        .await
+        .expect("SQLite test store");
+    Some(Fixture { store, database })
+}
+
+async fn postgres_fixture() -> Option<Fixture> {
+    testing::postgres_test_store()
+        .await
+        .expect("PostgreSQL is required (JPKI_REQUIRE_POSTGRES) but the test store failed")
+        .map(|(store, database)| Fixture { store, database })
+}
+
+/// Calls `$callback!($args; <every case>)`: the one list of cases.
+macro_rules! with_cases {
+    ($callback:ident!($($args:tt)*)) => {
+        $callback!($($args)*;
+            add_and_read_resident,
+            duplicate_my_number_conflicts,
+            find_residents_matches_name_birth_date_and_address,
+            list_residents_pages_in_id_order,
+            record_change_updates_record_and_appends_history,
+            death_then_change_is_refused,
+            change_to_unknown_resident_is_not_found,
+            authorities_keep_generations_newest_active,
+            serial_reuse_conflicts,
+            concurrent_serial_reservations_one_wins,
+            record_without_reservation_is_refused,
+            record_and_read_certificates,
+            certificate_references_are_checked,
+            status_compare_and_set,
+            concurrent_status_changes_one_wins,
+            cards_record_and_read,
+            nonce_is_single_use,
+            concurrent_nonce_consumers_one_wins,
+            nonce_failures_are_typed,
+            purge_expired_nonces,
+            audit_log_appends_and_reads_by_subject,
+            schema_newer_than_code_is_refused,
+            edited_migration_is_refused,
+            reopen_keeps_data,
+            failed_transaction_leaves_no_partial_rows,
+            concurrent_first_opens_do_not_race,
+            concurrent_writers_all_succeed,
+            debug_and_errors_do_not_leak_personal_data,
+        );
+    };
+}
+
+macro_rules! backend_tests {
+    ($backend:ident, $fixture:ident; $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(fixture) = super::$fixture().await else {
+                        return;
+                    };
+                    super::cases::$case(&fixture).await;
+                }
+            )*
+        }
+    };
+}
+
+with_cases!(backend_tests!(sqlite, sqlite_fixture));
+with_cases!(backend_tests!(postgres, postgres_fixture));
+
+/// Test data.
+mod data {
+    use jpki_model::{BasicInfo, BirthDate, MyNumber, SerialNumber, Sex};
+    use jpki_store::{NewResident, RegistryStore, Resident, Store};
+    use time::macros::datetime;
+    use time::{Duration, OffsetDateTime};
+
+    pub const T0: OffsetDateTime = datetime!(2026-04-01 00:00 UTC);
+
+    /// `T0 + seconds`.
+    pub fn at(seconds: i64) -> OffsetDateTime {
+        T0 + Duration::seconds(seconds)
+    }
+
+    /// A valid My Number made from `n` (11 digits plus the check digit).
+    pub fn my_number(n: u64) -> MyNumber {
+        let text = format!("{n:011}");
+        let mut digits = [0u8; 11];
+        for (digit, byte) in digits.iter_mut().zip(text.bytes()) {
+            *digit = byte - b'0';
+        }
+        MyNumber::from_first_eleven(&digits).unwrap()
+    }
+
+    pub fn info(name: &str, address: &str, date_of_birth: &str) -> BasicInfo {
+        BasicInfo::new(
+            name,
+            None,
+            address,
+            None,
+            BirthDate::parse(date_of_birth).unwrap(),
+            Sex::Female,
+        )
+        .unwrap()
+    }
+
+    pub fn default_info() -> BasicInfo {
+        info("公的 花子", "東京都千代田区霞が関2-1-2", "1990-01-02")
+    }
+
+    pub fn new_resident(n: u64, basic_info: BasicInfo) -> NewResident {
+        NewResident {
+            my_number: my_number(n),
+            basic_info,
+        }
+    }
+
+    pub async fn add(store: &Store, n: u64) -> Resident {
+        store
+            .add_resident(&new_resident(n, default_info()), T0)
+            .await
+            .unwrap()
+    }
+
+    pub fn serial(n: u64) -> SerialNumber {
+        SerialNumber::from_bytes(&n.to_be_bytes()).unwrap()
+    }
+}
+
+mod cases {
+    use jpki_model::{
+        BirthDate, CertificateKind, CertificateStatus, RevocationReason, SerialNumber,
+    };
+    use jpki_store::{
+        AuditEntry, AuditStore, AuthorityRecord, CaStore, CardRecord, CardStore, CertificateRecord,
+        CertificateStore, ChangeKind, HistoryKind, Holder, NewCertificate, NewNonce, NonceError,
+        NonceStore, RegistryStore, ResidentChange, ResidentId, SCHEMA_VERSION, Store, StoreError,
+    };
+    use time::macros::datetime;
+    use time::{Duration, OffsetDateTime};
+
+    use super::Fixture;
+    use super::data::{T0, add, at, default_info, info, my_number, new_resident, serial};
+    use jpki_store::BackendKind;
+
+    // ----------------------------------------------------------------- registry
+
+    pub async fn add_and_read_resident(f: &Fixture) {
+        let store = &f.store;
+        // An instant given in JST with nanoseconds: stored as the same instant,
+        // to the microsecond.
+        let registered = datetime!(2026-04-01 09:00:00.123456789 +9);
+        let resident = store
+            .add_resident(&new_resident(1, default_info()), registered)
+            .await
+            .unwrap();
+        assert_eq!(resident.my_number, my_number(1));
+        assert_eq!(resident.basic_info, default_info());
+        assert_eq!(resident.deceased_at, None);
+        assert_eq!(
+            resident.registered_at,
+            datetime!(2026-04-01 00:00:00.123456 UTC)
+        );
+        assert_eq!(resident.updated_at, resident.registered_at);
+
+        let by_id = store.resident(resident.id).await.unwrap();
+        assert_eq!(by_id.as_ref(), Some(&resident));
+        let by_number = store.resident_by_my_number(&my_number(1)).await.unwrap();
+        assert_eq!(by_number.as_ref(), Some(&resident));
+
+        assert_eq!(
+            store
+                .resident(ResidentId(resident.id.0 + 1000))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.resident_by_my_number(&my_number(2)).await.unwrap(),
+            None
+        );
+
+        let history = store.resident_history(resident.id).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].seq, 1);
+        assert_eq!(history[0].kind, HistoryKind::Registered);
+        assert_eq!(history[0].info, default_info());
+        assert_eq!(history[0].at, resident.registered_at);
+
+        let second = add(store, 2).await;
+        assert!(second.id > resident.id, "ids grow");
+    }
+
+    pub async fn duplicate_my_number_conflicts(f: &Fixture) {
+        let store = &f.store;
+        let first = add(store, 7).await;
+        let other_info = info("別人 次郎", "大阪府大阪市北区1-1", "1970-03-04");
+        let error = store
+            .add_resident(&new_resident(7, other_info), at(60))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        // Nothing of the refused resident was kept.
+        let everyone = store.list_residents(None, 100).await.unwrap();
+        assert_eq!(everyone, vec![first.clone()]);
+        assert_eq!(store.resident_history(first.id).await.unwrap().len(), 1);
+    }
+
+    pub async fn find_residents_matches_name_birth_date_and_address(f: &Fixture) {
+        let store = &f.store;
+        let dob = "1985-07-07";
+        let a = store
+            .add_resident(&new_resident(1, info("山田 一郎", "札幌市1", dob)), T0)
+            .await
+            .unwrap();
+        let b = store
+            .add_resident(&new_resident(2, info("山田 一郎", "那覇市2", dob)), T0)
+            .await
+            .unwrap();
+        store
+            .add_resident(
+                &new_resident(3, info("山田 一郎", "札幌市1", "1985-07-08")),
+                T0,
+            )
+            .await
+            .unwrap();
+        store
+            .add_resident(&new_resident(4, info("山田 二郎", "札幌市1", dob)), T0)
+            .await
+            .unwrap();
+        let date = BirthDate::parse(dob).unwrap();
+
+        let ids =
+            |found: Vec<jpki_store::Resident>| found.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.find_residents("山田 一郎", date, None).await.unwrap()),
+            vec![a.id, b.id]
+        );
+        assert_eq!(
+            ids(store
+                .find_residents("山田 一郎", date, Some("那覇市2"))
+                .await
+                .unwrap()),
+            vec![b.id]
+        );
+        assert!(
+            store
+                .find_residents("山田 一郎", date, Some("京都市"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .find_residents("山田", date, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The search is on the current record: after a move, the new address matches.
+        let moved = a.basic_info.with_address("那覇市2", None).unwrap();
+        store
+            .record_change(
+                a.id,
+                &ResidentChange {
+                    kind: ChangeKind::Move,
+                    new_info: moved,
+                    at: at(10),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(store
+                .find_residents("山田 一郎", date, Some("那覇市2"))
+                .await
+                .unwrap()),
+            vec![a.id, b.id]
+        );
+        assert!(
+            store
+                .find_residents("山田 一郎", date, Some("札幌市1"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn list_residents_pages_in_id_order(f: &Fixture) {
+        let store = &f.store;
+        assert!(store.list_residents(None, 10).await.unwrap().is_empty());
+        let mut all = Vec::new();
+        for n in 1..=5 {
+            all.push(add(store, n).await.id);
+        }
+        let page1 = store.list_residents(None, 2).await.unwrap();
+        assert_eq!(page1.iter().map(|r| r.id).collect::<Vec<_>>(), all[..2]);
+        let page2 = store.list_residents(Some(page1[1].id), 2).await.unwrap();
+        assert_eq!(page2.iter().map(|r| r.id).collect::<Vec<_>>(), all[2..4]);
+        let page3 = store.list_residents(Some(page2[1].id), 2).await.unwrap();
+        assert_eq!(page3.iter().map(|r| r.id).collect::<Vec<_>>(), all[4..]);
+        assert!(
+            store
+                .list_residents(Some(all[4]), 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.list_residents(None, 0).await.unwrap().is_empty());
+        assert_eq!(store.list_residents(None, u32::MAX).await.unwrap().len(), 5);
+    }
+
+    pub async fn record_change_updates_record_and_appends_history(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 11).await;
+        let moved = resident
+            .basic_info
+            .with_address("福岡市中央区天神1-1", None)
+            .unwrap();
+        let renamed = moved.with_name("鈴木 花子", Some("鈴木 花子")).unwrap();
+        let corrected = info("鈴木 花子", "福岡市中央区天神1-1", "1990-01-03");
+        let changes = [
+            (ChangeKind::Move, moved.clone(), at(100)),
+            (ChangeKind::Rename, renamed.clone(), at(200)),
+            (ChangeKind::Correction, corrected.clone(), at(300)),
+        ];
+        let mut last = None;
+        for (kind, new_info, when) in changes.iter().cloned() {
+            let updated = store
+                .record_change(
+                    resident.id,
+                    &ResidentChange {
+                        kind,
+                        new_info: new_info.clone(),
+                        at: when,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(updated.basic_info, new_info);
+            assert_eq!(updated.updated_at, when);
+            assert_eq!(updated.registered_at, T0);
+            assert_eq!(updated.my_number, resident.my_number);
+            assert_eq!(updated.deceased_at, None);
+            last = Some(updated);
+        }
+        assert_eq!(store.resident(resident.id).await.unwrap(), last);
+
+        let history = store.resident_history(resident.id).await.unwrap();
+        let summary: Vec<_> = history
+            .iter()
+            .map(|h| (h.seq, h.kind, h.info.clone(), h.at))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (1, HistoryKind::Registered, default_info(), T0),
+                (2, HistoryKind::Move, moved, at(100)),
+                (3, HistoryKind::Rename, renamed, at(200)),
+                (4, HistoryKind::Correction, corrected, at(300)),
+            ]
+        );
+        // Another resident's history is separate.
+        let other = add(store, 12).await;
+        assert_eq!(store.resident_history(other.id).await.unwrap().len(), 1);
+    }
+
+    pub async fn death_then_change_is_refused(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 21).await;
+        let died = store
+            .record_change(
+                resident.id,
+                &ResidentChange {
+                    kind: ChangeKind::Death,
+                    new_info: default_info(),
+                    at: at(500),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(died.deceased_at, Some(at(500)));
+        assert!(died.is_deceased());
+
+        let moved = default_info().with_address("どこか", None).unwrap();
+        for kind in [ChangeKind::Move, ChangeKind::Correction, ChangeKind::Death] {
+            let error = store
+                .record_change(
+                    resident.id,
+                    &ResidentChange {
+                        kind,
+                        new_info: moved.clone(),
+                        at: at(600),
+                    },
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, StoreError::ResidentDeceased(id) if id == resident.id),
+                "{error:?}"
+            );
+        }
+        assert_eq!(store.resident(resident.id).await.unwrap(), Some(died));
+        let kinds: Vec<_> = store
+            .resident_history(resident.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.kind)
+            .collect();
+        assert_eq!(kinds, vec![HistoryKind::Registered, HistoryKind::Death]);
+    }
+
+    pub async fn change_to_unknown_resident_is_not_found(f: &Fixture) {
+        let store = &f.store;
+        let error = store
+            .record_change(
+                ResidentId(424_242),
+                &ResidentChange {
+                    kind: ChangeKind::Move,
+                    new_info: default_info(),
+                    at: T0,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+        assert!(
+            store
+                .resident_history(ResidentId(424_242))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    // ----------------------------------------------------------------- CA
+
+    fn authority(name: &str, der: &[u8], created_at: OffsetDateTime) -> AuthorityRecord {
+        AuthorityRecord {
+            name: name.into(),
+            certificate_der: der.to_vec(),
+            created_at,
+        }
+    }
+
+    pub async fn authorities_keep_generations_newest_active(f: &Fixture) {
+        let store = &f.store;
+        assert_eq!(store.active_authority("sign").await.unwrap(), None);
+        assert!(store.authorities().await.unwrap().is_empty());
+
+        let sign1 = authority("sign", b"\x30\x01sign-1", at(0));
+        let auth1 = authority("auth", b"\x30\x01auth-1", at(0));
+        let sign2 = authority("sign", b"\x30\x01sign-2", at(3600));
+        for record in [&sign1, &auth1, &sign2] {
+            store.save_authority(record).await.unwrap();
+        }
+        assert_eq!(
+            store.active_authority("sign").await.unwrap(),
+            Some(sign2.clone())
+        );
+        assert_eq!(
+            store.active_authority("auth").await.unwrap(),
+            Some(auth1.clone())
+        );
+        assert_eq!(store.active_authority("ocsp").await.unwrap(), None);
+        assert_eq!(
+            store.authorities().await.unwrap(),
+            vec![auth1.clone(), sign1.clone(), sign2.clone()]
+        );
+
+        // The same certificate twice under one name is refused.
+        let error = store.save_authority(&sign1).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        // On equal creation times, the generation saved last is active.
+        let sign3 = authority("sign", b"\x30\x01sign-3", at(3600));
+        store.save_authority(&sign3).await.unwrap();
+        assert_eq!(store.active_authority("sign").await.unwrap(), Some(sign3));
+        let error = store
+            .save_authority(&authority("", b"\x30\x00", T0))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+    }
+
+    pub async fn serial_reuse_conflicts(f: &Fixture) {
+        let store = &f.store;
+        store.reserve_serial("sign", &serial(1), T0).await.unwrap();
+        let error = store
+            .reserve_serial("sign", &serial(1), at(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        // Serials are per issuer.
+        store.reserve_serial("auth", &serial(1), T0).await.unwrap();
+        store.reserve_serial("sign", &serial(2), T0).await.unwrap();
+        // A serial stays used once its certificate is recorded, too.
+        let resident = add(store, 31).await;
+        store
+            .record_certificate(&phone_certificate(resident.id, "sign", serial(2), "dev-1"))
+            .await
+            .unwrap();
+        let error = store
+            .reserve_serial("sign", &serial(2), at(2))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+    }
+
+    pub async fn concurrent_serial_reservations_one_wins(f: &Fixture) {
+        // Two pools on one database, as two CA processes would have.
+        let other = f.database.open().await.unwrap();
+        let stores = [f.store.clone(), other];
+        for round in 0..5u64 {
+            let mut tasks = Vec::new();
+            for contender in 0..8 {
+                let store = stores[contender % 2].clone();
+                tasks.push(tokio::spawn(async move {
+                    store
+                        .reserve_serial("sign", &serial(1000 + round), T0)
+                        .await
+                }));
+            }
+            let mut wins = 0;
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(()) => wins += 1,
+                    Err(StoreError::Conflict { .. }) => {}
+                    Err(other) => panic!("unexpected error: {other:?}"),
+                }
+            }
+            assert_eq!(wins, 1, "round {round}: exactly one reservation wins");
+        }
+    }
+
+    fn phone_certificate(
+        resident_id: ResidentId,
+        issuer: &str,
+        serial: SerialNumber,
+        device: &str,
+    ) -> NewCertificate {
+        NewCertificate {
+            issuer_name: issuer.into(),
+            serial,
+            kind: if issuer == "sign" {
+                CertificateKind::PHONE_SIGNATURE
+            } else {
+                CertificateKind::PHONE_AUTHENTICATION
+            },
+            resident_id,
+            holder: Holder::Device(device.into()),
+            subject_cn: "2026JP0000000001".into(),
+            not_before: T0,
+            not_after: datetime!(2031-04-01 14:59:59 UTC),
+            der: b"\x30\x82\x01\x00 not really DER".to_vec(),
+            issued_at: T0,
+            renewal_of: None,
+        }
+    }
+
+    pub async fn record_without_reservation_is_refused(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 41).await;
+        // Reserved for another issuer does not count.
+        store.reserve_serial("auth", &serial(5), T0).await.unwrap();
+        let error = store
+            .record_certificate(&phone_certificate(resident.id, "sign", serial(5), "dev-1"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, StoreError::SerialNotReserved { issuer, serial: s } if issuer == "sign" && *s == serial(5)),
+            "{error:?}"
+        );
+        assert_eq!(store.certificate("sign", &serial(5)).await.unwrap(), None);
+        assert!(
+            store
+                .certificates_of_resident(resident.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn record_and_read_certificates(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 51).await;
+        let neighbour = add(store, 52).await;
+        store
+            .record_card(&CardRecord {
+                card_id: "card-1".into(),
+                resident_id: resident.id,
+                issued_at: T0,
+            })
+            .await
+            .unwrap();
+        let mut card_sign = NewCertificate {
+            kind: CertificateKind::CARD_SIGNATURE,
+            holder: Holder::Card("card-1".into()),
+            ..phone_certificate(resident.id, "sign", serial(1), "unused")
+        };
+        card_sign.issued_at = at(1);
+        let mut card_auth = NewCertificate {
+            kind: CertificateKind::CARD_AUTHENTICATION,
+            holder: Holder::Card("card-1".into()),
+            ..phone_certificate(resident.id, "auth", serial(1), "unused")
+        };
+        card_auth.issued_at = at(2);
+        let mut phone_sign = phone_certificate(resident.id, "sign", serial(2), "device-A");
+        phone_sign.issued_at = at(3);
+        let mut renewed = phone_certificate(resident.id, "sign", serial(3), "device-A");
+        renewed.issued_at = at(4);
+        renewed.renewal_of = Some(("sign".into(), serial(2)));
+        let mut theirs = phone_certificate(neighbour.id, "sign", serial(4), "device-B");
+        theirs.issued_at = at(5);
+
+        let mut recorded: Vec<CertificateRecord> = Vec::new();
+        for certificate in [&card_sign, &card_auth, &phone_sign, &renewed, &theirs] {
+            store
+                .reserve_serial(
+                    &certificate.issuer_name,
+                    &certificate.serial,
+                    certificate.issued_at,
+                )
+                .await
+                .unwrap();
+            let record = store.record_certificate(certificate).await.unwrap();
+            assert_eq!(record.status, CertificateStatus::Active);
+            assert_eq!(record.der, certificate.der);
+            recorded.push(record);
+        }
+        for record in &recorded {
+            assert_eq!(
+                store
+                    .certificate(&record.issuer_name, &record.serial)
+                    .await
+                    .unwrap()
+                    .as_ref(),
+                Some(record)
+            );
+        }
+        assert_eq!(
+            store
+                .certificate("sign", &serial(3))
+                .await
+                .unwrap()
+                .unwrap()
+                .renewal_of,
+            Some(("sign".to_owned(), serial(2)))
+        );
+        assert_eq!(
+            store.certificates_of_resident(resident.id).await.unwrap(),
+            recorded[..4]
+        );
+        assert_eq!(
+            store.certificates_of_resident(neighbour.id).await.unwrap(),
+            recorded[4..]
+        );
+        assert_eq!(
+            store
+                .certificates_of_holder(&Holder::Card("card-1".into()))
+                .await
+                .unwrap(),
+            recorded[..2]
+        );
+        assert_eq!(
+            store
+                .certificates_of_holder(&Holder::Device("device-A".into()))
+                .await
+                .unwrap(),
+            recorded[2..4]
+        );
+        // Card and device ids live in separate name spaces.
+        assert!(
+            store
+                .certificates_of_holder(&Holder::Device("card-1".into()))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .certificates_of_holder(&Holder::Card("nope".into()))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let error = store.record_certificate(&phone_sign).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        assert_eq!(
+            store
+                .certificates_of_resident(resident.id)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+    }
+
+    pub async fn certificate_references_are_checked(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 61).await;
+        let other = add(store, 62).await;
+        store
+            .record_card(&CardRecord {
+                card_id: "theirs".into(),
+                resident_id: other.id,
+                issued_at: T0,
+            })
+            .await
+            .unwrap();
+        for n in 1..=7 {
+            store.reserve_serial("sign", &serial(n), T0).await.unwrap();
+        }
+        let card_cert = |serial, card: &str| NewCertificate {
+            kind: CertificateKind::CARD_SIGNATURE,
+            holder: Holder::Card(card.into()),
+            ..phone_certificate(resident.id, "sign", serial, "unused")
+        };
+        let unknown_resident = phone_certificate(ResidentId(999_999), "sign", serial(1), "d");
+        let unknown_card = card_cert(serial(2), "no-such-card");
+        let other_residents_card = card_cert(serial(3), "theirs");
+        let mut unknown_renewal = phone_certificate(resident.id, "sign", serial(4), "d");
+        unknown_renewal.renewal_of = Some(("sign".into(), serial(77)));
+        let card_kind_on_device = NewCertificate {
+            kind: CertificateKind::CARD_AUTHENTICATION,
+            ..phone_certificate(resident.id, "sign", serial(5), "d")
+        };
+        let mut backwards = phone_certificate(resident.id, "sign", serial(6), "d");
+        backwards.not_after = backwards.not_before - Duration::seconds(1);
+        let mut empty_der = phone_certificate(resident.id, "sign", serial(7), "d");
+        empty_der.der.clear();
+
+        let cases: [(&NewCertificate, ErrorCheck); 7] = [
+            (&unknown_resident, |e| {
+                matches!(e, StoreError::NotFound { .. })
+            }),
+            (&unknown_card, |e| matches!(e, StoreError::NotFound { .. })),
+            (&other_residents_card, |e| {
+                matches!(e, StoreError::Invalid(_))
+            }),
+            (&unknown_renewal, |e| {
+                matches!(e, StoreError::NotFound { .. })
+            }),
+            (&card_kind_on_device, |e| {
+                matches!(e, StoreError::Invalid(_))
+            }),
+            (&backwards, |e| matches!(e, StoreError::Invalid(_))),
+            (&empty_der, |e| matches!(e, StoreError::Invalid(_))),
+        ];
+        for (certificate, expected) in cases {
+            let error = store.record_certificate(certificate).await.unwrap_err();
+            assert!(expected(&error), "{certificate:?}: {error:?}");
+            assert_eq!(
+                store
+                    .certificate("sign", &certificate.serial)
+                    .await
+                    .unwrap(),
+                None
+            );
+        }
+    }
+
+    type ErrorCheck = fn(&StoreError) -> bool;
+
+    async fn one_certificate(store: &Store) -> (ResidentId, SerialNumber) {
+        let resident = add(store, 71).await;
+        store.reserve_serial("auth", &serial(9), T0).await.unwrap();
+        store
+            .record_certificate(&phone_certificate(resident.id, "auth", serial(9), "dev"))
+            .await
+            .unwrap();
+        (resident.id, serial(9))
+    }
+
+    async fn status_of(store: &Store, serial: &SerialNumber) -> CertificateStatus {
+        store
+            .certificate("auth", serial)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    }
+
+    pub async fn status_compare_and_set(f: &Fixture) {
+        let store = &f.store;
+        let (_, s) = one_certificate(store).await;
+        let held = CertificateStatus::Held { since: at(100) };
+        store
+            .set_status("auth", &s, &CertificateStatus::Active, &held)
+            .await
+            .unwrap();
+        assert_eq!(status_of(store, &s).await, held);
+
+        // A wrong expectation changes nothing: wrong state, or right state but another time.
+        let revoked = CertificateStatus::Revoked {
+            at: at(200),
+            reason: RevocationReason::KeyCompromise,
+        };
+        for wrong in [
+            CertificateStatus::Active,
+            CertificateStatus::Held { since: at(101) },
+            revoked.clone(),
+        ] {
+            let error = store
+                .set_status("auth", &s, &wrong, &revoked)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, StoreError::Conflict { .. }),
+                "{wrong:?}: {error:?}"
+            );
+            assert_eq!(status_of(store, &s).await, held);
+        }
+
+        store
+            .set_status("auth", &s, &held, &CertificateStatus::Active)
+            .await
+            .unwrap();
+        assert_eq!(status_of(store, &s).await, CertificateStatus::Active);
+        store
+            .set_status("auth", &s, &CertificateStatus::Active, &revoked)
+            .await
+            .unwrap();
+        assert_eq!(status_of(store, &s).await, revoked);
+
+        let error = store
+            .set_status("auth", &serial(12_345), &CertificateStatus::Active, &held)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+    }
+
+    pub async fn concurrent_status_changes_one_wins(f: &Fixture) {
+        let (_, s) = one_certificate(&f.store).await;
+        let other = f.database.open().await.unwrap();
+        let mut tasks = Vec::new();
+        for contender in 0..6i64 {
+            let store = if contender % 2 == 0 {
+                f.store.clone()
+            } else {
+                other.clone()
+            };
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let new = CertificateStatus::Held {
+                    since: at(contender),
+                };
+                store
+                    .set_status("auth", &s, &CertificateStatus::Active, &new)
+                    .await
+                    .map(|()| new)
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(new) => winners.push(new),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => panic!("unexpected error: {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        assert_eq!(status_of(&f.store, &s).await, winners[0]);
+    }
+
+    // ----------------------------------------------------------------- cards
+
+    pub async fn cards_record_and_read(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 81).await;
+        let other = add(store, 82).await;
+        let first = CardRecord {
+            card_id: "C-0001".into(),
+            resident_id: resident.id,
+            issued_at: at(10),
+        };
+        let second = CardRecord {
+            card_id: "C-0002".into(),
+            resident_id: resident.id,
+            issued_at: at(20),
+        };
+        store.record_card(&second).await.unwrap();
+        store.record_card(&first).await.unwrap();
+        assert_eq!(store.card("C-0001").await.unwrap(), Some(first.clone()));
+        assert_eq!(store.card("C-9999").await.unwrap(), None);
+        assert_eq!(
+            store.cards_of_resident(resident.id).await.unwrap(),
+            vec![first, second]
+        );
+        assert!(store.cards_of_resident(other.id).await.unwrap().is_empty());
+
+        let duplicate = CardRecord {
+            card_id: "C-0001".into(),
+            resident_id: other.id,
+            issued_at: at(30),
+        };
+        let error = store.record_card(&duplicate).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        let orphan = CardRecord {
+            card_id: "C-0003".into(),
+            resident_id: ResidentId(999_999),
+            issued_at: T0,
+        };
+        let error = store.record_card(&orphan).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+        assert_eq!(store.card("C-0003").await.unwrap(), None);
+        let nameless = CardRecord {
+            card_id: String::new(),
+            resident_id: resident.id,
+            issued_at: T0,
+        };
+        assert!(matches!(
+            store.record_card(&nameless).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    // ----------------------------------------------------------------- nonces
+
+    fn nonce(value: &[u8], purpose: &str, expires_after_seconds: i64) -> NewNonce {
+        NewNonce {
+            value: value.to_vec(),
+            purpose: purpose.into(),
+            subject: Some("device-A".into()),
+            issued_at: T0,
+            expires_at: at(expires_after_seconds),
+        }
+    }
+
+    fn nonce_error(result: Result<jpki_store::ConsumedNonce, StoreError>) -> NonceError {
+        match result {
+            Err(StoreError::Nonce(error)) => error,
+            other => panic!("expected a nonce error, got {other:?}"),
+        }
+    }
+
+    pub async fn nonce_is_single_use(f: &Fixture) {
+        let store = &f.store;
+        let issued = nonce(b"\x01\x02\x03\x04", "phone-application", 300);
+        store.issue_nonce(&issued).await.unwrap();
+        let consumed = store
+            .consume_nonce(&issued.value, "phone-application", at(10))
+            .await
+            .unwrap();
+        assert_eq!(consumed.value, issued.value);
+        assert_eq!(consumed.purpose, "phone-application");
+        assert_eq!(consumed.subject.as_deref(), Some("device-A"));
+        assert_eq!(consumed.issued_at, T0);
+        assert_eq!(consumed.expires_at, at(300));
+        assert_eq!(consumed.used_at, at(10));
+        assert_eq!(
+            nonce_error(
+                store
+                    .consume_nonce(&issued.value, "phone-application", at(11))
+                    .await
+            ),
+            NonceError::AlreadyUsed
+        );
+        // Issuing the same value again is refused, used or not.
+        let error = store.issue_nonce(&issued).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        // A nonce without a subject round-trips too.
+        let anonymous = NewNonce {
+            subject: None,
+            ..nonce(b"anon", "login", 60)
+        };
+        store.issue_nonce(&anonymous).await.unwrap();
+        assert_eq!(
+            store
+                .consume_nonce(b"anon", "login", at(1))
+                .await
+                .unwrap()
+                .subject,
+            None
+        );
+    }
+
+    pub async fn concurrent_nonce_consumers_one_wins(f: &Fixture) {
+        let other = f.database.open().await.unwrap();
+        let stores = [f.store.clone(), other];
+        for round in 0..5u8 {
+            let value = vec![0xA0, round];
+            f.store
+                .issue_nonce(&nonce(&value, "login", 300))
+                .await
+                .unwrap();
+            let mut tasks = Vec::new();
+            for contender in 0..8 {
+                let store = stores[contender % 2].clone();
+                let value = value.clone();
+                tasks.push(tokio::spawn(async move {
+                    store.consume_nonce(&value, "login", at(5)).await
+                }));
+            }
+            let mut wins = 0;
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(_) => wins += 1,
+                    Err(StoreError::Nonce(NonceError::AlreadyUsed)) => {}
+                    Err(other) => panic!("unexpected error: {other:?}"),
+                }
+            }
+            assert_eq!(wins, 1, "round {round}: exactly one consumer wins");
+        }
+    }
+
+    pub async fn nonce_failures_are_typed(f: &Fixture) {
+        let store = &f.store;
+        assert_eq!(
+            nonce_error(store.consume_nonce(b"never", "login", T0).await),
+            NonceError::Unknown
+        );
+
+        store
+            .issue_nonce(&nonce(b"for-login", "login", 300))
+            .await
+            .unwrap();
+        assert_eq!(
+            nonce_error(
+                store
+                    .consume_nonce(b"for-login", "phone-application", at(1))
+                    .await
+            ),
+            NonceError::WrongPurpose
+        );
+        // The wrong-purpose attempt did not burn it.
+        store
+            .consume_nonce(b"for-login", "login", at(2))
+            .await
+            .unwrap();
+
+        // Valid while now < expires_at.
+        store
+            .issue_nonce(&nonce(b"edge-1", "login", 300))
+            .await
+            .unwrap();
+        store
+            .issue_nonce(&nonce(b"edge-2", "login", 300))
+            .await
+            .unwrap();
+        assert_eq!(
+            nonce_error(store.consume_nonce(b"edge-1", "login", at(300)).await),
+            NonceError::Expired
+        );
+        store
+            .consume_nonce(b"edge-2", "login", at(300) - Duration::microseconds(1))
+            .await
+            .unwrap();
+
+        let empty = nonce(b"", "login", 300);
+        assert!(matches!(
+            store.issue_nonce(&empty).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let backwards = NewNonce {
+            expires_at: T0,
+            ..nonce(b"x", "login", 0)
+        };
+        assert!(matches!(
+            store.issue_nonce(&backwards).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    pub async fn purge_expired_nonces(f: &Fixture) {
+        let store = &f.store;
+        store
+            .issue_nonce(&nonce(b"n1", "login", 100))
+            .await
+            .unwrap();
+        store
+            .issue_nonce(&nonce(b"n2", "login", 200))
+            .await
+            .unwrap();
+        store
+            .issue_nonce(&nonce(b"n3", "login", 300))
+            .await
+            .unwrap();
+        store
+            .issue_nonce(&nonce(b"n4", "login", 400))
+            .await
+            .unwrap();
+        store.consume_nonce(b"n1", "login", at(50)).await.unwrap();
+        assert_eq!(store.purge_expired_nonces(at(99)).await.unwrap(), 0);
+        assert_eq!(store.purge_expired_nonces(at(200)).await.unwrap(), 2);
+        assert_eq!(
+            nonce_error(store.consume_nonce(b"n2", "login", at(250)).await),
+            NonceError::Unknown
+        );
+        store.consume_nonce(b"n3", "login", at(250)).await.unwrap();
+        assert_eq!(store.purge_expired_nonces(at(1000)).await.unwrap(), 2);
+    }
+
+    // ----------------------------------------------------------------- audit
+
+    pub async fn audit_log_appends_and_reads_by_subject(f: &Fixture) {
+        let store = &f.store;
+        let entry = |seconds, action: &str, subject: &str, detail| AuditEntry {
+            at: at(seconds),
+            actor: "operator:7".into(),
+            action: action.into(),
+            subject: subject.into(),
+            detail_json: detail,
+        };
+        let entries = [
+            entry(
+                1,
+                "certificate.hold",
+                "certificate:auth:09",
+                serde_json::json!({"reason": "電話で一時停止", "n": 1}),
+            ),
+            entry(2, "resident.move", "resident:#1", serde_json::json!(null)),
+            entry(
+                3,
+                "certificate.release",
+                "certificate:auth:09",
+                serde_json::json!([1, 2.5, {"deep": true}]),
+            ),
+            entry(
+                3,
+                "certificate.revoke",
+                "certificate:auth:09",
+                serde_json::json!("text"),
+            ),
+        ];
+        let mut ids = Vec::new();
+        for e in &entries {
+            ids.push(store.append(e).await.unwrap());
+        }
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "ids grow: {ids:?}"
+        );
+
+        let read = store.audit_entries("certificate:auth:09").await.unwrap();
+        assert_eq!(
+            read.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![ids[0], ids[2], ids[3]]
+        );
+        assert_eq!(
+            read.into_iter().map(|r| r.entry).collect::<Vec<_>>(),
+            vec![entries[0].clone(), entries[2].clone(), entries[3].clone()]
+        );
+        assert_eq!(store.audit_entries("resident:#1").await.unwrap().len(), 1);
+        assert!(store.audit_entries("nobody").await.unwrap().is_empty());
+    }
+
+    // ----------------------------------------------------------------- schema
+
+    pub async fn schema_newer_than_code_is_refused(f: &Fixture) {
+        assert_eq!(f.store.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let future = SCHEMA_VERSION + 1;
+        f.database
+            .execute_unchecked(&format!(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+                 VALUES ({future}, 'from a newer release', 'unknown', 0)"
+            ))
+            .await
+            .unwrap();
+        let error = f.database.open().await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::SchemaTooNew { found, supported } if found == future && supported == SCHEMA_VERSION),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("newer than this program"),
+            "{error}"
+        );
+    }
+
+    pub async fn edited_migration_is_refused(f: &Fixture) {
+        f.database
+            .execute_unchecked("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+            .await
+            .unwrap();
+        let error = f.database.open().await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::MigrationMismatch { version: 1, .. }),
+            "{error:?}"
+        );
+    }
+
+    pub async fn reopen_keeps_data(f: &Fixture) {
+        let resident = add(&f.store, 91).await;
+        f.store
+            .record_card(&CardRecord {
+                card_id: "kept".into(),
+                resident_id: resident.id,
+                issued_at: T0,
+            })
+            .await
+            .unwrap();
+        f.store
+            .reserve_serial("sign", &serial(1), T0)
+            .await
+            .unwrap();
+        f.store.close().await;
+
+        let reopened = f.database.open().await.unwrap();
+        assert_eq!(reopened.schema_version().await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            reopened.resident(resident.id).await.unwrap(),
+            Some(resident.clone())
+        );
+        assert_eq!(
+            reopened.cards_of_resident(resident.id).await.unwrap().len(),
+            1
+        );
+        let error = reopened
+            .reserve_serial("sign", &serial(1), at(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        // The closed store refuses work instead of hanging.
+        assert!(f.store.resident(resident.id).await.is_err());
+    }
+
+    /// Installs a trigger that makes inserting a history row for "失敗 太郎" fail, so
+    /// that a multi-statement operation fails after its first statement succeeded.
+    async fn inject_history_failure(f: &Fixture) {
+        let sql = match f.database.backend_kind() {
+            BackendKind::Sqlite => {
+                "CREATE TRIGGER fail_history BEFORE INSERT ON resident_history \
+                 WHEN NEW.name = '失敗 太郎' \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            }
+            BackendKind::Postgres => {
+                "CREATE FUNCTION fail_history() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+                 CREATE TRIGGER fail_history BEFORE INSERT ON resident_history \
+                 FOR EACH ROW WHEN (NEW.name = '失敗 太郎') EXECUTE FUNCTION fail_history();"
+            }
+        };
+        f.database.execute_unchecked(sql).await.unwrap();
+    }
+
+    pub async fn failed_transaction_leaves_no_partial_rows(f: &Fixture) {
+        let store = &f.store;
+        inject_history_failure(f).await;
+        let failing = info("失敗 太郎", "東京都", "1980-01-01");
+
+        // add_resident: the resident row was inserted, then the history insert failed.
+        let error = store
+            .add_resident(&new_resident(101, failing.clone()), T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Database { .. }), "{error:?}");
+        assert_eq!(
+            store.resident_by_my_number(&my_number(101)).await.unwrap(),
+            None
+        );
+        assert!(store.list_residents(None, 10).await.unwrap().is_empty());
+        // No orphan row holds the My Number: it can be registered now.
+        let resident = add(store, 101).await;
+
+        // record_change: the resident row was updated, then the history insert failed.
+        let error = store
+            .record_change(
+                resident.id,
+                &ResidentChange {
+                    kind: ChangeKind::Rename,
+                    new_info: failing,
+                    at: at(10),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Database { .. }), "{error:?}");
+        assert_eq!(
+            store.resident(resident.id).await.unwrap(),
+            Some(resident.clone())
+        );
+        assert_eq!(store.resident_history(resident.id).await.unwrap().len(), 1);
+
+        // The next change takes history position 2: the failed one left no gap.
+        let moved = resident.basic_info.with_address("横浜市", None).unwrap();
+        store
+            .record_change(
+                resident.id,
+                &ResidentChange {
+                    kind: ChangeKind::Move,
+                    new_info: moved,
+                    at: at(20),
+                },
+            )
+            .await
+            .unwrap();
+        let seqs: Vec<_> = store
+            .resident_history(resident.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.seq)
+            .collect();
+        assert_eq!(seqs, vec![1, 2]);
+    }
+
+    pub async fn concurrent_first_opens_do_not_race(f: &Fixture) {
+        let fresh = f.fresh_database().await;
+        let (a, b, c, d) = tokio::join!(fresh.open(), fresh.open(), fresh.open(), fresh.open());
+        let stores = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+        for store in &stores {
+            assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+        }
+        // All four see one database.
+        let resident = add(&stores[0], 111).await;
+        assert_eq!(
+            stores[3].resident(resident.id).await.unwrap(),
+            Some(resident)
+        );
+    }
+
+    /// Many transactions that read before they write (record_card, record_certificate)
+    /// from two pools at once: none may fail with a lock error (on SQLite this needs
+    /// `BEGIN IMMEDIATE`; a deferred transaction fails to upgrade its read lock).
+    pub async fn concurrent_writers_all_succeed(f: &Fixture) {
+        let resident = add(&f.store, 131).await;
+        let other = f.database.open().await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..24u64 {
+            let store = if n % 2 == 0 {
+                f.store.clone()
+            } else {
+                other.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                let card_id = format!("card-{n}");
+                store
+                    .record_card(&CardRecord {
+                        card_id: card_id.clone(),
+                        resident_id: resident.id,
+                        issued_at: at(n as i64),
+                    })
+                    .await?;
+                store.reserve_serial("sign", &serial(500 + n), T0).await?;
+                let certificate = NewCertificate {
+                    kind: CertificateKind::CARD_SIGNATURE,
+                    holder: Holder::Card(card_id),
+                    ..phone_certificate(resident.id, "sign", serial(500 + n), "unused")
+                };
+                store.record_certificate(&certificate).await?;
+                store
+                    .record_change(
+                        resident.id,
+                        &ResidentChange {
+                            kind: ChangeKind::Correction,
+                            new_info: default_info(),
+                            at: at(n as i64),
+                        },
+                    )
+                    .await
+                    .map(|_| ())
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            f.store.cards_of_resident(resident.id).await.unwrap().len(),
+            24
+        );
+        assert_eq!(
+            f.store
+                .certificates_of_resident(resident.id)
+                .await
+                .unwrap()
+                .len(),
+            24
+        );
+        let seqs: Vec<_> = f
+            .store
+            .resident_history(resident.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.seq)
+            .collect();
+        assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
+    }
+
+    pub async fn debug_and_errors_do_not_leak_personal_data(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 121).await;
+        let digits = resident.my_number.expose().to_owned();
+        let error = store
+            .add_resident(&new_resident(121, default_info()), T0)
+            .await
+            .unwrap_err();
+        for text in [
+            format!("{error}"),
+            format!("{error:?}"),
+            format!("{resident:?}"),
+            format!("{store:?}"),
+        ] {
+            assert!(!text.contains(&digits), "My Number leaked: {text}");
+        }
+    }
+}
+
+// ------------------------------------------------------------------ one backend only
+
+mod sqlite_only {
+    use std::path::Path;
+    use std::process::Command;
+
+    use jpki_store::{AuditStore, RegistryStore, Store, StoreError, testing::TestDatabase};
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{Connection, Row, SqliteConnection};
+
+    use super::data::{add, my_number};
+
+    pub const CRASH_CHILD_ENV: &str = "JPKI_STORE_CRASH_CHILD_DB";
+
+    async fn raw_connection(path: &Path) -> SqliteConnection {
+        SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_url_form_opens_the_same_file_in_wal_mode() {
+        let database = TestDatabase::sqlite().unwrap();
+        let path = database.sqlite_path().unwrap().to_owned();
+        let text = path.to_str().unwrap();
+        let first = Store::open(&format!("sqlite://{text}")).await.unwrap();
+        let resident = add(&first, 1).await;
+        for url in [format!("sqlite:{text}"), text.to_owned()] {
+            let store = Store::open(&url).await.unwrap();
+            assert_eq!(
+                store.resident(resident.id).await.unwrap(),
+                Some(resident.clone())
+            );
+            assert_eq!(store.location(), text);
+        }
+        let mut connection = raw_connection(&path).await;
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(mode, "wal");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "the database is private to its owner: {mode:o}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_directories_are_created() {
+        let database = TestDatabase::sqlite().unwrap();
+        let path = database
+            .sqlite_path()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("a/b/jpki.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        add(&store, 2).await;
+        assert!(path.exists());
+    }
+
+    #[tokio::test]
+    async fn unsupported_locations_are_refused_without_secrets() {
+        for url in [
+            "mysql://root:hunter22@localhost/jpki",
+            "sqlite::memory:",
+            "sqlite:x.db?mode=ro",
+        ] {
+            let error = Store::open(url).await.unwrap_err();
+            assert!(
+                matches!(error, StoreError::UnsupportedLocation { .. }),
+                "{url}: {error:?}"
+            );
+            assert!(
+                !format!("{error} {error:?}").contains("hunter22"),
+                "{error:?}"
+            );
+        }
+    }
+
+    /// Not a test on its own: the child half of
+    /// `process_abort_mid_transaction_keeps_committed_data_only`. Without its
+    /// environment variable it returns at once.
+    #[tokio::test]
+    async fn crash_child_process() {
+        let Ok(path) = std::env::var(CRASH_CHILD_ENV) else {
+            return;
+        };
+        let path = Path::new(&path);
+        let store = Store::open_sqlite(path).await.unwrap();
+        add(&store, 7).await;
+        // A transaction large enough that SQLite spills uncommitted pages into the WAL
+        // file before the crash: recovery must ignore them.
+        let mut connection = raw_connection(path).await;
+        sqlx::raw_sql(
+            "PRAGMA cache_size = 16; BEGIN IMMEDIATE; \
+             INSERT INTO audit_log (occurred_at, actor, action, subject, detail_json) \
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 4000) \
+             SELECT x, 'crash', 'test', 'crash-subject', \
+                    '\"' || substr(hex(randomblob(600)), 1, 1000) || '\"' FROM n;",
+        )
+        .execute(&mut connection)
+        .await
+        .unwrap();
+        let wal = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
+        println!("CHILD READY wal_bytes={wal}");
+        std::process::abort();
+    }
+
+    #[tokio::test]
+    async fn process_abort_mid_transaction_keeps_committed_data_only() {
+        let database = TestDatabase::sqlite().unwrap();
+        let path = database.sqlite_path().unwrap();
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sqlite_only::crash_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_CHILD_ENV, path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            !output.status.success(),
+            "the child must die, not exit: {stdout}"
+        );
+        let wal_bytes: u64 = stdout
+            .lines()
+            .find_map(|line| line.split("CHILD READY wal_bytes=").nth(1))
+            .unwrap_or_else(|| {
+                panic!(
+                    "child did not get ready: {stdout} {}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            wal_bytes > 1_000_000,
+            "uncommitted pages reached the WAL: {wal_bytes} bytes"
+        );
+
+        let store = Store::open_sqlite(path).await.unwrap();
+        let committed = store.resident_by_my_number(&my_number(7)).await.unwrap();
+        assert!(committed.is_some(), "the committed resident survived");
+        assert!(
+            store
+                .audit_entries("crash-subject")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let mut connection = raw_connection(path).await;
+        let check: String = sqlx::query("PRAGMA integrity_check")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(check, "ok");
+        // The crashed writer's lock is gone.
+        add(&store, 8).await;
+    }
+}
+
+mod postgres_only {
+    use jpki_store::testing::{self, TestDatabase};
+    use jpki_store::{RegistryStore, Store, StoreError};
+
+    use super::data::add;
+
+    #[tokio::test]
+    async fn url_with_search_path_opens_that_schema() {
+        let Some(database) = TestDatabase::postgres().await.unwrap() else {
+            return;
+        };
+        let schema = database.postgres_schema().unwrap();
+        let url = testing::postgres_url();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let store = Store::open(&format!(
+            "{url}{separator}options=-c%20search_path%3D{schema}"
+        ))
+        .await
+        .unwrap();
+        let resident = add(&store, 1).await;
+        let scoped = database.open().await.unwrap();
+        assert_eq!(scoped.resident(resident.id).await.unwrap(), Some(resident));
+    }
+
+    #[tokio::test]
+    async fn connection_errors_do_not_show_the_password() {
+        // Port 1 refuses connections; the password must not appear anywhere.
+        let error = Store::open("postgres://jpki:hunter22@127.0.0.1:1/jpki")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains("hunter22"), "{text}");
+        assert!(text.contains("jpki:***@127.0.0.1:1"), "{text}");
+    }
+}
