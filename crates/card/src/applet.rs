@@ -96,20 +96,50 @@ impl Applet {
     }
 
     /// What is still missing before the application may be activated: every PIN must
-    /// have reference data and every key must exist.
+    /// have reference data and every key must exist — except an unused key slot, where
+    /// the key and the PIN that guards it are both absent (a person under 15 gets no
+    /// signature certificate, so the signature key and password are never set). An
+    /// application that holds keys must have at least one.
     pub(crate) fn missing_for_activation(&self) -> Vec<String> {
-        self.files
+        let keys_guarded_by = |pin_fid: Fid| {
+            self.files.iter().filter_map(move |(_, node)| match node {
+                Node::Key { key, pin } if *pin == pin_fid => Some(key.is_some()),
+                _ => None,
+            })
+        };
+        let unused_slot = |pin_fid: Fid| {
+            let mut guarded = keys_guarded_by(pin_fid).peekable();
+            guarded.peek().is_some() && guarded.all(|present| !present)
+        };
+        let mut missing: Vec<String> = self
+            .files
             .iter()
             .filter_map(|(fid, node)| match node {
-                Node::Pin(pin) if pin.reference().is_none() => {
+                Node::Pin(pin) if pin.reference().is_none() && !unused_slot(*fid) => {
                     Some(format!("{}: PIN {fid:04X} not set", self.name))
                 }
-                Node::Key { key: None, .. } => {
+                Node::Key { key: None, pin } if !unused_slot(*pin) || self.pin_is_set(*pin) => {
                     Some(format!("{}: key {fid:04X} not generated", self.name))
                 }
                 _ => None,
             })
-            .collect()
+            .collect();
+        let has_key_slots = self
+            .files
+            .iter()
+            .any(|(_, node)| matches!(node, Node::Key { .. }));
+        let has_a_key = self
+            .files
+            .iter()
+            .any(|(_, node)| matches!(node, Node::Key { key: Some(_), .. }));
+        if has_key_slots && !has_a_key {
+            missing.push(format!("{}: no key generated", self.name));
+        }
+        missing
+    }
+
+    fn pin_is_set(&self, fid: Fid) -> bool {
+        matches!(self.node(fid), Some(Node::Pin(pin)) if pin.reference().is_some())
     }
 
     pub(crate) fn node(&self, fid: Fid) -> Option<&Node> {

@@ -34,6 +34,7 @@ mod channel;
 mod error;
 mod in_process;
 mod jpki;
+mod signer;
 mod support;
 pub mod support_data;
 mod tlv;
@@ -42,6 +43,7 @@ mod transport;
 pub use channel::{CardChannel, MAX_EF_LEN, WRITE_CHUNK};
 pub use error::{ReaderError, TransportError, VerifyError};
 pub use jpki::{CertificateSlot, JPKI_AID, JpkiAp, KeySlot, PinSlot, Token};
+pub use signer::CardSigner;
 pub use support::{SUPPORT_AID, SupportAp};
 pub use transport::Transport;
 

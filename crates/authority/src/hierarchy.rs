@@ -1,0 +1,145 @@
+//! The CA hierarchy: a signature CA (署名用) and a user-authentication CA (利用者証明用),
+//! both self-signed roots as the real J-LIS CAs are, with their private keys stored as
+//! encrypted PKCS#8.
+
+use std::fmt;
+
+use jpki_crypto::{
+    RsaKeySize, SecretString, Signer, SoftwareRsaKey, decrypt_private_key, encrypt_private_key,
+};
+use jpki_model::Purpose;
+use jpki_pkix::{CaParams, CertificateRole, Issuer, JpkiCertificate, build_ca_certificate};
+use time::{Duration, OffsetDateTime};
+
+use crate::AuthorityError;
+
+/// The store name of each CA.
+pub fn issuer_name(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Signature => "sign",
+        Purpose::Authentication => "auth",
+    }
+}
+
+/// What `jpki init` decides about the CAs.
+#[derive(Debug, Clone)]
+pub struct HierarchySetup {
+    /// Second OU of both CA names.
+    pub organizational_unit: String,
+    pub key_size: RsaKeySize,
+    /// CA certificate lifetime (the real 2023 CAs have ten years).
+    pub lifetime: Duration,
+    /// PBKDF2 iterations for the encrypted keys.
+    pub kdf_iterations: u32,
+    pub now: OffsetDateTime,
+}
+
+/// One CA as created: certificate and encrypted key, ready to be written out.
+pub struct CaMaterial {
+    pub purpose: Purpose,
+    pub certificate_der: Vec<u8>,
+    /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, PBES2).
+    pub encrypted_key_pem: String,
+}
+
+impl fmt::Debug for CaMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaMaterial")
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates both CAs: keys, self-signed certificates, keys encrypted under `passphrase`.
+pub fn create_hierarchy(
+    setup: &HierarchySetup,
+    passphrase: &SecretString,
+) -> Result<[CaMaterial; 2], AuthorityError> {
+    let make = |purpose: Purpose| -> Result<CaMaterial, AuthorityError> {
+        let key = SoftwareRsaKey::generate(setup.key_size)?;
+        let mut params = CaParams::new(
+            purpose,
+            crate::ca::random_serial()?,
+            setup.now,
+            setup.now + setup.lifetime,
+        );
+        params.second_ou = setup.organizational_unit.clone();
+        let certificate_der =
+            build_ca_certificate(&params, &key).map_err(AuthorityError::Issuance)?;
+        let encrypted_key_pem =
+            encrypt_private_key(key.pkcs8_der(), passphrase, setup.kdf_iterations)?;
+        Ok(CaMaterial {
+            purpose,
+            certificate_der,
+            encrypted_key_pem,
+        })
+    };
+    Ok([make(Purpose::Signature)?, make(Purpose::Authentication)?])
+}
+
+/// A CA ready to sign: its certificate (pre-parsed for issuance) and its key.
+pub struct LoadedCa {
+    purpose: Purpose,
+    issuer: Issuer,
+    key: SoftwareRsaKey,
+}
+
+impl fmt::Debug for LoadedCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedCa")
+            .field("purpose", &self.purpose)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl LoadedCa {
+    /// Opens a CA: parses its certificate, decrypts its key, and checks that the key is
+    /// the certificate's and the certificate is a CA of `purpose`.
+    pub fn open(
+        purpose: Purpose,
+        certificate_der: &[u8],
+        encrypted_key: &[u8],
+        passphrase: &SecretString,
+    ) -> Result<Self, AuthorityError> {
+        let name = issuer_name(purpose);
+        let parsed = JpkiCertificate::from_der(certificate_der)
+            .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
+        if parsed.role()
+            != (CertificateRole::Authority {
+                purpose: Some(purpose),
+            })
+        {
+            return Err(AuthorityError::WrongCaCertificate(name));
+        }
+        let pkcs8 =
+            decrypt_private_key(encrypted_key, passphrase).map_err(AuthorityError::CaKey)?;
+        let key = SoftwareRsaKey::from_pkcs8_der(pkcs8.expose()).map_err(AuthorityError::CaKey)?;
+        let issuer =
+            Issuer::new(certificate_der).map_err(|_| AuthorityError::WrongCaCertificate(name))?;
+        if key.public_key_der() != issuer.public_key_der() {
+            return Err(AuthorityError::CaKeyMismatch(name));
+        }
+        Ok(Self {
+            purpose,
+            issuer,
+            key,
+        })
+    }
+
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    pub fn certificate_der(&self) -> &[u8] {
+        self.issuer.certificate_der()
+    }
+
+    pub fn signer(&self) -> &dyn Signer {
+        &self.key
+    }
+}
