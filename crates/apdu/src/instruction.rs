@@ -56,6 +56,20 @@ impl Instruction {
             .find(|instruction| instruction.code() == ins)
     }
 
+    /// The standard's name, for traces.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Select => "SELECT",
+            Self::ReadBinary => "READ BINARY",
+            Self::UpdateBinary => "UPDATE BINARY",
+            Self::Verify => "VERIFY",
+            Self::ChangeReferenceData => "CHANGE REFERENCE DATA",
+            Self::ComputeDigitalSignature => "COMPUTE DIGITAL SIGNATURE",
+            Self::GenerateAsymmetricKeyPair => "GENERATE ASYMMETRIC KEY PAIR",
+            Self::ActivateFile => "ACTIVATE FILE",
+        }
+    }
+
     /// Whether the data field of this instruction carries a PIN or password, and so must
     /// never be printed.
     pub const fn carries_secret(ins: u8) -> bool {

@@ -1,0 +1,198 @@
+//! The data directory: configuration, embedded database, CA material, device key.
+//!
+//! ```text
+//! <data dir>/
+//!   jpki.toml            configuration written by `jpki init`
+//!   jpki.db              SQLite database (the embedded default; absent with PostgreSQL)
+//!   ca/sign-ca.pem       signature CA certificate
+//!   ca/sign-ca.key.pem   its private key, PKCS#8 encrypted under the CA passphrase
+//!   ca/auth-ca.pem       user-authentication CA certificate
+//!   ca/auth-ca.key.pem   its private key, likewise
+//!   device.kek           key-encryption key sealing virtual card / phone files
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+pub const CONFIG_FILE: &str = "jpki.toml";
+pub const DATABASE_ENV: &str = "JPKI_DATABASE_URL";
+
+/// `jpki.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub ca: CaConfig,
+    pub devices: DevicesConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite:jpki.db` (relative to the data directory) or `postgres://…`.
+    /// `JPKI_DATABASE_URL` overrides it.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// The second OU of both CA names.
+    pub organizational_unit: String,
+    pub sign_certificate: PathBuf,
+    pub sign_key: PathBuf,
+    pub auth_certificate: PathBuf,
+    pub auth_key: PathBuf,
+    /// File holding the CA key passphrase; when absent, `JPKI_CA_PASSPHRASE` or a prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicesConfig {
+    pub kek_file: PathBuf,
+}
+
+/// A resolved data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// `--data-dir` / `JPKI_DATA_DIR`, else `$XDG_DATA_HOME/jpki`, else `~/.local/share/jpki`.
+    pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(path) = explicit {
+            return Ok(Self {
+                root: path.to_owned(),
+            });
+        }
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(Self {
+                root: PathBuf::from(xdg).join("jpki"),
+            });
+        }
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).context(
+            "cannot find a data directory: pass --data-dir DIR or set JPKI_DATA_DIR (HOME is not set)",
+        )?;
+        Ok(Self {
+            root: PathBuf::from(home).join(".local/share/jpki"),
+        })
+    }
+
+    pub fn at(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    pub fn is_initialized(&self) -> bool {
+        self.config_path().exists()
+    }
+
+    /// A path from the configuration, taken relative to the data directory.
+    pub fn path(&self, configured: &Path) -> PathBuf {
+        if configured.is_absolute() {
+            configured.to_owned()
+        } else {
+            self.root.join(configured)
+        }
+    }
+
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let path = self.config_path();
+        if !path.exists() {
+            bail!(
+                "{} is not a jpki data directory (no {CONFIG_FILE}): run `jpki init` first, or pass --data-dir",
+                self.root.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid jpki configuration", path.display()))
+    }
+
+    /// The database URL: `JPKI_DATABASE_URL` if set, else the configuration's, with a
+    /// relative SQLite path resolved against the data directory.
+    pub fn database_url(&self, config: &Config) -> String {
+        let url = std::env::var(DATABASE_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| config.database.url.clone());
+        self.resolve_database_url(&url)
+    }
+
+    pub fn resolve_database_url(&self, url: &str) -> String {
+        if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite://")
+        {
+            return url.to_owned();
+        }
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        format!("sqlite://{}", self.path(Path::new(path)).display())
+    }
+}
+
+/// Hides the password of a database URL for printing.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_resolve_against_the_data_directory() {
+        let dir = DataDir::at(PathBuf::from("/var/lib/jpki"));
+        assert_eq!(
+            dir.resolve_database_url("sqlite:jpki.db"),
+            "sqlite:///var/lib/jpki/jpki.db"
+        );
+        assert_eq!(
+            dir.resolve_database_url("jpki.db"),
+            "sqlite:///var/lib/jpki/jpki.db"
+        );
+        assert_eq!(
+            dir.resolve_database_url("sqlite:/tmp/x.db"),
+            "sqlite:///tmp/x.db"
+        );
+        assert_eq!(
+            dir.resolve_database_url("postgres://u@h/db"),
+            "postgres://u@h/db"
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://jpki:s3cret@db:5432/jpki"),
+            "postgres://jpki:***@db:5432/jpki"
+        );
+        assert_eq!(
+            redact_url("postgres://jpki@db/jpki"),
+            "postgres://jpki@db/jpki"
+        );
+        assert_eq!(redact_url("sqlite:///x"), "sqlite:///x");
+    }
+}
