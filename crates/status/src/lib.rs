@@ -1,0 +1,1 @@
+//! Revocation status services: OCSP responder core and CRL publisher (in progress).

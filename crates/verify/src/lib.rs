@@ -1,0 +1,1 @@
+//! Relying-party SDK for JPKI signatures and logins (in progress).
