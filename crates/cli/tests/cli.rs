@@ -71,8 +71,12 @@ impl Sandbox {
     }
 
     fn initialized() -> Self {
+        Self::initialized_with(&["init"])
+    }
+
+    fn initialized_with(init: &[&str]) -> Self {
         let sandbox = Self::new();
-        sandbox.ok(&["init"]);
+        sandbox.ok(init);
         sandbox.ok(&[
             "resident",
             "add",
@@ -373,4 +377,28 @@ fn a_card_file_is_never_overwritten() {
         "precious"
     );
     assert_eq!(sandbox.certificate_count(), 0);
+}
+
+/// `jpki init --database postgres://…`: the same flow on PostgreSQL (in a private schema).
+#[test]
+fn init_and_issue_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(jpki_store::testing::TestDatabase::postgres()).unwrap() else {
+        return; // the testing module printed "SKIPPED postgres: …"
+    };
+    let schema = database.postgres_schema().unwrap();
+    let base = jpki_store::testing::postgres_url();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let sandbox = Sandbox::initialized_with(&["init", "--database", &url]);
+    assert!(!sandbox.path("data/jpki.db").exists(), "no SQLite file with PostgreSQL");
+    let output = sandbox.issue("taro.card", &sandbox.path("sign"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(sandbox.certificate_count(), 2);
+    // A second data directory cannot take over a database that already has CAs.
+    let other = Sandbox::new();
+    let error = other.fails(&["init", "--database", &url]);
+    assert!(error.contains("already holds CAs"), "{error}");
+    assert!(!other.path("data").exists(), "nothing was left behind");
+    drop(database);
 }

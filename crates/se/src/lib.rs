@@ -1,0 +1,1 @@
+//! Virtual phone secure element (in progress).
