@@ -164,6 +164,8 @@ impl<S: CaStore> CertificateAuthority<S> {
                     .renewal_of
                     .as_ref()
                     .map(|r| (r.issuer_name.clone(), r.serial.clone())),
+                awaiting_registration: authorization.awaiting_registration,
+                application: authorization.application,
             })
             .await?;
         tracing::info!(kind = %authorization.kind, issuer = issuer_name, serial = %serial, "certificate issued");

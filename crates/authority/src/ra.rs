@@ -35,6 +35,9 @@ pub struct AuthorizedIssuance {
     pub(crate) date_of_birth: BirthDate,
     pub(crate) renewal_of: Option<Renewal>,
     pub(crate) cap: Option<OffsetDateTime>,
+    /// Phone certificates wait for the phone to register them.
+    pub(crate) awaiting_registration: bool,
+    pub(crate) application: Option<jpki_store::ApplicationId>,
 }
 
 impl AuthorizedIssuance {
@@ -134,6 +137,8 @@ pub fn authorize_card_issuance(
             date_of_birth: resident.basic_info.date_of_birth(),
             renewal_of: None,
             cap: None,
+            awaiting_registration: false,
+            application: None,
         });
     }
     Ok(approved)

@@ -274,13 +274,16 @@ impl FromStr for RevocationReason {
 /// Where a certificate is in its life.
 ///
 /// ```text
-/// Active ──hold──▶ Held ──release──▶ Active
-///   │                │
-///   └──revoke──▶ Revoked ◀──revoke──┘
+/// Pending ──register──▶ Active ──hold──▶ Held ──release──▶ Active
+///    │                    │                │
+///    └──revoke──▶ Revoked ◀──revoke────────┘
 /// ```
+/// `Pending` is a phone certificate that was issued but not yet registered on the phone
+/// (or whose activation delay has not passed); status services answer it as on hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CertificateStatus {
+    Pending,
     Active,
     Held {
         #[serde(with = "time::serde::rfc3339")]
@@ -296,6 +299,7 @@ pub enum CertificateStatus {
 impl CertificateStatus {
     pub fn label(&self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Active => "active",
             Self::Held { .. } => "held",
             Self::Revoked { .. } => "revoked",
@@ -304,6 +308,7 @@ impl CertificateStatus {
 
     pub fn label_ja(&self) -> &'static str {
         match self {
+            Self::Pending => "登録待ち",
             Self::Active => "有効",
             Self::Held { .. } => "一時停止中",
             Self::Revoked { .. } => "失効",

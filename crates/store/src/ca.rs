@@ -121,6 +121,11 @@ impl CaStore for Store {
         let not_after = to_micros(certificate.not_after)?;
         let issued_at = to_micros(certificate.issued_at)?;
         let serial = certificate.serial.as_bytes();
+        let initial_status = if certificate.awaiting_registration {
+            CertificateStatus::Pending
+        } else {
+            CertificateStatus::Active
+        };
         dispatch!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(db(OPERATION))?;
             // Step 1: the serial must have been persisted before signing.
@@ -167,6 +172,17 @@ impl CaStore for Store {
                     Some(_) => {}
                 }
             }
+            // Step 3b: a device holder must be a recorded phone.
+            if let Some(device_id) = device_id {
+                let device = sqlx::query("SELECT 1 AS found FROM devices WHERE device_id = $1")
+                    .bind(device_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db(OPERATION))?;
+                if device.is_none() {
+                    return Err(StoreError::not_found(format!("device {device_id:?}")));
+                }
+            }
             // Step 4: the renewed certificate must be recorded.
             if let (Some(issuer), Some(old_serial)) = (renewal_issuer, renewal_serial) {
                 let old = sqlx::query(
@@ -181,8 +197,9 @@ impl CaStore for Store {
                     return Err(StoreError::not_found("the certificate named in renewal_of"));
                 }
             }
-            // Step 5: record it, active. The primary key refuses a second record.
-            let active = StatusColumns::encode(&CertificateStatus::Active)?;
+            // Step 5: record it, active (or pending registration). The primary key refuses
+            // a second record.
+            let active = StatusColumns::encode(&initial_status)?;
             sqlx::query(
                 "INSERT INTO certificates \
                  (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
@@ -210,17 +227,34 @@ impl CaStore for Store {
                 OPERATION,
                 "a certificate is already recorded under this serial",
             ))?;
+            // Step 6: link it to the phone application that asked for it.
+            if let Some(application) = certificate.application {
+                sqlx::query(
+                    "INSERT INTO application_certificates (application_id, issuer_name, serial) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(application.0)
+                .bind(&certificate.issuer_name)
+                .bind(serial)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OPERATION))?;
+            }
             tx.commit().await.map_err(db(OPERATION))?;
         });
-        Ok(CertificateRecord::from_new(
-            certificate,
-            CertificateStatus::Active,
-        ))
+        Ok(CertificateRecord::from_new(certificate, initial_status))
     }
 }
 
 /// What the store refuses before touching the database.
 fn check_new_certificate(certificate: &NewCertificate) -> Result<(), StoreError> {
+    if certificate.kind.medium != Medium::Phone
+        && (certificate.awaiting_registration || certificate.application.is_some())
+    {
+        return Err(StoreError::Invalid(
+            "only phone certificates await registration or belong to an application".into(),
+        ));
+    }
     if certificate.issuer_name.is_empty() {
         return Err(StoreError::Invalid(
             "a certificate needs an issuer name".into(),
@@ -389,6 +423,7 @@ impl CertificateStore for Store {
 
 fn describe_status(status: &CertificateStatus) -> String {
     match status {
+        CertificateStatus::Pending => "pending registration".into(),
         CertificateStatus::Active => "active".into(),
         CertificateStatus::Held { since } => format!("held since {since}"),
         CertificateStatus::Revoked { at, reason } => {

@@ -218,6 +218,12 @@ pub(crate) struct StatusColumns {
 impl StatusColumns {
     pub(crate) fn encode(status: &CertificateStatus) -> Result<Self, StoreError> {
         Ok(match status {
+            CertificateStatus::Pending => Self {
+                status: "pending",
+                held_since: None,
+                revoked_at: None,
+                revocation_reason: None,
+            },
             CertificateStatus::Active => Self {
                 status: "active",
                 held_since: None,
@@ -246,6 +252,7 @@ pub(crate) fn status_from_row(row: &impl RowExt) -> Result<CertificateStatus, St
     let revoked_at = opt_time_column(row, "revoked_at")?;
     let reason = row.opt_int("revocation_reason")?;
     match (status.as_str(), held_since, revoked_at, reason) {
+        ("pending", None, None, None) => Ok(CertificateStatus::Pending),
         ("active", None, None, None) => Ok(CertificateStatus::Active),
         ("held", Some(since), None, None) => Ok(CertificateStatus::Held { since }),
         ("revoked", None, Some(at), Some(code)) => {

@@ -74,6 +74,7 @@ mod codec;
 mod error;
 mod migrate;
 mod nonces;
+mod phone;
 mod records;
 mod registry;
 mod store;
@@ -85,10 +86,14 @@ pub mod testing;
 pub use error::{NonceError, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use records::{
-    AuditEntry, AuditId, AuditRecord, AuthorityRecord, CardRecord, CertificateRecord, ChangeKind,
-    ConsumedNonce, HistoryEntry, HistoryKind, Holder, NewCertificate, NewNonce, NewResident,
-    Resident, ResidentChange, ResidentId,
+    ApplicationId, ApplicationRecord, ApplicationState, AuditEntry, AuditId, AuditRecord,
+    AuthorityRecord, CardRecord, CertificateRecord, ChangeKind, ConsumedNonce, DeviceEvent,
+    DeviceRecord, DeviceState, HistoryEntry, HistoryKind, Holder, NewApplication, NewCertificate,
+    NewNonce, NewResident, RegistrationOutcome, Resident, ResidentChange, ResidentId, UsageEntry,
+    UsageOutcome, UsageRecord,
 };
 pub use registry::MAX_PAGE_SIZE;
 pub use store::{BackendKind, Store, redact_url};
-pub use traits::{AuditStore, CaStore, CardStore, CertificateStore, NonceStore, RegistryStore};
+pub use traits::{
+    AuditStore, CaStore, CardStore, CertificateStore, NonceStore, PhoneStore, RegistryStore,
+};

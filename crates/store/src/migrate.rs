@@ -49,12 +49,20 @@ impl Migration {
 }
 
 /// Every migration, oldest first. Versions are 1, 2, 3, … without gaps.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "phone",
+        sqlite: include_str!("../migrations/sqlite/0002_phone.sql"),
+        postgres: include_str!("../migrations/postgres/0002_phone.sql"),
+    },
+];
 
 /// The schema version this program writes: the last migration's version.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -161,6 +161,11 @@ pub struct NewCertificate {
     pub issued_at: OffsetDateTime,
     /// The certificate this one renews or replaces: (issuer name, serial).
     pub renewal_of: Option<(String, SerialNumber)>,
+    /// A phone certificate starts `Pending` until the phone registers it; every other
+    /// certificate starts `Active`.
+    pub awaiting_registration: bool,
+    /// The phone application that produced it, linked in the same transaction.
+    pub application: Option<ApplicationId>,
 }
 
 /// A recorded certificate with its current status.
@@ -202,6 +207,8 @@ impl fmt::Debug for NewCertificate {
             .field("der", &DerLen(self.der.len()))
             .field("issued_at", &self.issued_at)
             .field("renewal_of", &self.renewal_of)
+            .field("awaiting_registration", &self.awaiting_registration)
+            .field("application", &self.application)
             .finish()
     }
 }
@@ -300,4 +307,193 @@ pub struct AuditId(pub i64);
 pub struct AuditRecord {
     pub id: AuditId,
     pub entry: AuditEntry,
+}
+
+// ---------------------------------------------------------------------------------------
+// Phones: devices, applications, notifications, usage history
+// ---------------------------------------------------------------------------------------
+
+/// Where a phone (its secure element) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceState {
+    /// May apply, fetch and register.
+    Active,
+    /// Another phone of the same person registered: this one must wipe its certificates.
+    Superseded,
+    /// The phone reported that it wiped its certificates.
+    Wiped,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Superseded => "superseded",
+            Self::Wiped => "wiped",
+        }
+    }
+
+    pub(crate) fn from_stored(text: &str) -> Option<Self> {
+        Some(match text {
+            "active" => Self::Active,
+            "superseded" => Self::Superseded,
+            "wiped" => Self::Wiped,
+            _ => return None,
+        })
+    }
+}
+
+/// A phone, identified by its secure element's serial (attested by the SE vendor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    /// SHA-256 of the bearer token the phone app presents (the token itself is never stored).
+    pub token_hash: Vec<u8>,
+    pub resident_id: Option<ResidentId>,
+    pub state: DeviceState,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApplicationId(pub i64);
+
+/// Where a phone application stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApplicationState {
+    /// Accepted by the RA, waiting for the service hours to issue.
+    Queued,
+    /// Certificates issued; the phone was notified and may register them.
+    Issued,
+    /// The phone registered the certificates.
+    Registered,
+    /// Another application of the same person was registered first.
+    Superseded,
+    /// Issuance failed; `failure` says why.
+    Failed,
+}
+
+impl ApplicationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Issued => "issued",
+            Self::Registered => "registered",
+            Self::Superseded => "superseded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn from_stored(text: &str) -> Option<Self> {
+        Some(match text {
+            "queued" => Self::Queued,
+            "issued" => Self::Issued,
+            "registered" => Self::Registered,
+            "superseded" => Self::Superseded,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// An application the RA accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApplication {
+    /// Random, unguessable id used in URLs.
+    pub public_id: String,
+    pub resident_id: ResidentId,
+    pub device_id: String,
+    pub kinds: Vec<CertificateKind>,
+    /// The card signature certificate that signed the application.
+    pub card_certificate: (String, SerialNumber),
+    /// Everything the CA needs later (public keys, attested data), as verified.
+    pub request: serde_json::Value,
+    pub submitted_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplicationRecord {
+    pub id: ApplicationId,
+    pub public_id: String,
+    pub resident_id: ResidentId,
+    pub device_id: String,
+    pub kinds: Vec<CertificateKind>,
+    pub card_certificate: (String, SerialNumber),
+    pub request: serde_json::Value,
+    pub state: ApplicationState,
+    pub submitted_at: OffsetDateTime,
+    pub issued_at: Option<OffsetDateTime>,
+    pub registered_at: Option<OffsetDateTime>,
+    pub activate_at: Option<OffsetDateTime>,
+    pub failure: Option<String>,
+}
+
+/// A notification for a phone, delivered over the event stream in `seq` order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEvent {
+    pub seq: i64,
+    pub device_id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: OffsetDateTime,
+}
+
+/// One line of a person's usage history (利用履歴).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEntry {
+    pub resident_id: ResidentId,
+    pub at: OffsetDateTime,
+    pub device_id: Option<String>,
+    /// What happened: `applied`, `issued`, `notified`, `registered`, `superseded`, …
+    pub action: String,
+    pub outcome: UsageOutcome,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsageOutcome {
+    Ok,
+    Refused,
+    Failed,
+}
+
+impl UsageOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn from_stored(text: &str) -> Option<Self> {
+        Some(match text {
+            "ok" => Self::Ok,
+            "refused" => Self::Refused,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    pub id: i64,
+    pub entry: UsageEntry,
+}
+
+/// What a registration changed, all in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationOutcome {
+    pub application: ApplicationRecord,
+    /// This application's certificates, with their status after registration (`Active`,
+    /// or still `Pending` when an activation delay applies).
+    pub certificates: Vec<CertificateRecord>,
+    /// Certificates of the person's other phones (or replaced kinds on this phone),
+    /// revoked with reason superseded.
+    pub superseded: Vec<CertificateRecord>,
+    /// Other phones told to wipe (a `wipe` event was queued for each).
+    pub wiped_devices: Vec<String>,
+    /// Other applications of the person that can no longer be registered.
+    pub superseded_applications: Vec<String>,
 }

@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::records::{
-    AuditEntry, AuditId, AuditRecord, AuthorityRecord, CardRecord, CertificateRecord,
-    ConsumedNonce, HistoryEntry, Holder, NewCertificate, NewNonce, NewResident, Resident,
-    ResidentChange, ResidentId,
+    ApplicationId, ApplicationRecord, AuditEntry, AuditId, AuditRecord, AuthorityRecord,
+    CardRecord, CertificateRecord, ConsumedNonce, DeviceEvent, DeviceRecord, HistoryEntry, Holder,
+    NewApplication, NewCertificate, NewNonce, NewResident, RegistrationOutcome, Resident,
+    ResidentChange, ResidentId, UsageEntry, UsageRecord,
 };
 
 /// The resident registry: the municipality's view.
@@ -203,4 +204,121 @@ pub trait AuditStore: Send + Sync {
         &self,
         subject: &str,
     ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+}
+
+/// The phone flow's view (RA and portal): devices, applications, notifications and
+/// each person's usage history.
+pub trait PhoneStore: Send + Sync {
+    /// Records a phone, or gives a known phone a new token and makes it active again.
+    fn save_device(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<DeviceRecord, StoreError>> + Send;
+
+    fn device(
+        &self,
+        device_id: &str,
+    ) -> impl Future<Output = Result<Option<DeviceRecord>, StoreError>> + Send;
+
+    /// Marks a phone wiped (it reported erasing its certificates).
+    fn mark_device_wiped(
+        &self,
+        device_id: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records an accepted application (state queued) and binds the phone to the person.
+    fn create_application(
+        &self,
+        application: &NewApplication,
+    ) -> impl Future<Output = Result<ApplicationRecord, StoreError>> + Send;
+
+    fn application(
+        &self,
+        public_id: &str,
+    ) -> impl Future<Output = Result<Option<ApplicationRecord>, StoreError>> + Send;
+
+    fn applications_of_resident(
+        &self,
+        resident_id: ResidentId,
+    ) -> impl Future<Output = Result<Vec<ApplicationRecord>, StoreError>> + Send;
+
+    /// Queued applications, oldest first.
+    fn queued_applications(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ApplicationRecord>, StoreError>> + Send;
+
+    /// The certificates recorded for an application.
+    fn application_certificates(
+        &self,
+        id: ApplicationId,
+    ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
+
+    /// queued → issued, with the phone's `ready_to_register` event and the history lines,
+    /// in one transaction.
+    fn complete_issuance(
+        &self,
+        id: ApplicationId,
+        at: OffsetDateTime,
+        event: (&str, &serde_json::Value),
+        history: &[UsageEntry],
+    ) -> impl Future<Output = Result<ApplicationRecord, StoreError>> + Send;
+
+    /// queued → failed.
+    fn fail_application(
+        &self,
+        id: ApplicationId,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// issued → registered, atomically with everything one phone per person implies:
+    /// this application's certificates become active (or stay pending until
+    /// `activate_at`); every other phone certificate of the person that this one
+    /// replaces is revoked (superseded); other open applications are superseded; other
+    /// phones get a `wipe` event; history lines are written. Concurrent registrations
+    /// for one person are serialized: exactly one ends up active.
+    fn register_application(
+        &self,
+        id: ApplicationId,
+        at: OffsetDateTime,
+        activate_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<RegistrationOutcome, StoreError>> + Send;
+
+    /// Pending certificates of registered applications whose activation time has come
+    /// become active; returns them.
+    fn activate_due(
+        &self,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
+
+    fn append_event(
+        &self,
+        device_id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Events for a phone with `seq > after`, oldest first.
+    fn events_after(
+        &self,
+        device_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<DeviceEvent>, StoreError>> + Send;
+
+    fn append_usage(
+        &self,
+        entry: &UsageEntry,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// A person's usage history, oldest first.
+    fn usage_of_resident(
+        &self,
+        resident_id: ResidentId,
+    ) -> impl Future<Output = Result<Vec<UsageRecord>, StoreError>> + Send;
 }

@@ -77,6 +77,13 @@ macro_rules! with_cases {
             concurrent_first_opens_do_not_race,
             concurrent_writers_all_succeed,
             debug_and_errors_do_not_leak_personal_data,
+            devices_are_saved_and_reactivated,
+            application_issue_register_lifecycle,
+            registration_supersedes_the_other_phone,
+            registration_keeps_other_kinds_on_the_same_phone,
+            concurrent_registrations_leave_one_phone_active,
+            activation_delay_keeps_certificates_pending,
+            phone_state_transitions_are_guarded,
         );
     };
 }
@@ -162,6 +169,10 @@ mod data {
 mod cases {
     use jpki_model::{
         BirthDate, CertificateKind, CertificateStatus, RevocationReason, SerialNumber,
+    };
+    use jpki_store::{
+        ApplicationId, ApplicationRecord, ApplicationState, DeviceState, NewApplication,
+        PhoneStore, UsageEntry, UsageOutcome,
     };
     use jpki_store::{
         AuditEntry, AuditStore, AuthorityRecord, CaStore, CardRecord, CardStore, CertificateRecord,
@@ -529,6 +540,7 @@ mod cases {
         store.reserve_serial("sign", &serial(2), T0).await.unwrap();
         // A serial stays used once its certificate is recorded, too.
         let resident = add(store, 31).await;
+        device(store, "dev-1").await;
         store
             .record_certificate(&phone_certificate(resident.id, "sign", serial(2), "dev-1"))
             .await
@@ -588,7 +600,13 @@ mod cases {
             der: b"\x30\x82\x01\x00 not really DER".to_vec(),
             issued_at: T0,
             renewal_of: None,
+            awaiting_registration: false,
+            application: None,
         }
+    }
+
+    async fn device(store: &Store, id: &str) {
+        store.save_device(id, &[0xAA; 32], T0).await.unwrap();
     }
 
     pub async fn record_without_reservation_is_refused(f: &Fixture) {
@@ -638,6 +656,8 @@ mod cases {
             ..phone_certificate(resident.id, "auth", serial(1), "unused")
         };
         card_auth.issued_at = at(2);
+        device(store, "device-A").await;
+        device(store, "device-B").await;
         let mut phone_sign = phone_certificate(resident.id, "sign", serial(2), "device-A");
         phone_sign.issued_at = at(3);
         let mut renewed = phone_certificate(resident.id, "sign", serial(3), "device-A");
@@ -750,6 +770,7 @@ mod cases {
             holder: Holder::Card(card.into()),
             ..phone_certificate(resident.id, "sign", serial, "unused")
         };
+        device(store, "d").await;
         let unknown_resident = phone_certificate(ResidentId(999_999), "sign", serial(1), "d");
         let unknown_card = card_cert(serial(2), "no-such-card");
         let other_residents_card = card_cert(serial(3), "theirs");
@@ -794,10 +815,432 @@ mod cases {
         }
     }
 
+    // ----------------------------------------------------------------- phones
+
+    pub async fn devices_are_saved_and_reactivated(f: &Fixture) {
+        let store = &f.store;
+        assert_eq!(store.device("se-1").await.unwrap(), None);
+        let saved = store.save_device("se-1", &[1; 32], T0).await.unwrap();
+        assert_eq!(saved.state, DeviceState::Active);
+        assert_eq!(saved.resident_id, None);
+        store.mark_device_wiped("se-1", at(1)).await.unwrap();
+        assert_eq!(
+            store.device("se-1").await.unwrap().unwrap().state,
+            DeviceState::Wiped
+        );
+        let again = store.save_device("se-1", &[2; 32], at(2)).await.unwrap();
+        assert_eq!(again.state, DeviceState::Active);
+        assert_eq!(again.token_hash, vec![2; 32]);
+        assert_eq!(again.created_at, T0);
+        let error = store.mark_device_wiped("se-none", at(3)).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+    }
+
+    /// An application for `kinds` on `device`, with its certificates issued (pending).
+    async fn issued_application(
+        store: &Store,
+        resident: ResidentId,
+        device_id: &str,
+        public_id: &str,
+        kinds: &[CertificateKind],
+        first_serial: u64,
+    ) -> ApplicationRecord {
+        store.save_device(device_id, &[7; 32], T0).await.unwrap();
+        let application = store
+            .create_application(&NewApplication {
+                public_id: public_id.into(),
+                resident_id: resident,
+                device_id: device_id.into(),
+                kinds: kinds.to_vec(),
+                card_certificate: ("sign".into(), serial(9_999)),
+                request: serde_json::json!({ "csr_keys": kinds.len() }),
+                submitted_at: T0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(application.state, ApplicationState::Queued);
+        for (offset, kind) in kinds.iter().enumerate() {
+            let issuer = if *kind == CertificateKind::PHONE_SIGNATURE {
+                "sign"
+            } else {
+                "auth"
+            };
+            let serial = serial(first_serial + offset as u64);
+            store.reserve_serial(issuer, &serial, T0).await.unwrap();
+            let mut certificate = phone_certificate(resident, issuer, serial, device_id);
+            certificate.awaiting_registration = true;
+            certificate.application = Some(application.id);
+            let record = store.record_certificate(&certificate).await.unwrap();
+            assert_eq!(record.status, CertificateStatus::Pending);
+        }
+        store
+            .complete_issuance(
+                application.id,
+                at(10),
+                (
+                    "ready_to_register",
+                    &serde_json::json!({ "application": public_id }),
+                ),
+                &[UsageEntry {
+                    resident_id: resident,
+                    at: at(10),
+                    device_id: Some(device_id.into()),
+                    action: "issued".into(),
+                    outcome: UsageOutcome::Ok,
+                    detail: serde_json::json!({ "application": public_id }),
+                }],
+            )
+            .await
+            .unwrap()
+    }
+
+    const BOTH: [CertificateKind; 2] = [
+        CertificateKind::PHONE_SIGNATURE,
+        CertificateKind::PHONE_AUTHENTICATION,
+    ];
+
+    async fn statuses(
+        store: &Store,
+        resident: ResidentId,
+    ) -> Vec<(String, String, CertificateStatus)> {
+        store
+            .certificates_of_resident(resident)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                let Holder::Device(device) = c.holder else {
+                    panic!("phone certificate")
+                };
+                (device, c.kind.as_str().to_owned(), c.status)
+            })
+            .collect()
+    }
+
+    fn active_devices(statuses: &[(String, String, CertificateStatus)]) -> Vec<String> {
+        let mut devices: Vec<String> = statuses
+            .iter()
+            .filter(|(_, _, status)| *status == CertificateStatus::Active)
+            .map(|(device, _, _)| device.clone())
+            .collect();
+        devices.dedup();
+        devices
+    }
+
+    pub async fn application_issue_register_lifecycle(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 81).await.id;
+        let application = issued_application(store, resident, "se-A", "app-1", &BOTH, 100).await;
+        assert_eq!(application.state, ApplicationState::Issued);
+        assert_eq!(application.issued_at, Some(at(10)));
+        assert_eq!(
+            store.device("se-A").await.unwrap().unwrap().resident_id,
+            Some(resident)
+        );
+        assert_eq!(
+            store.application("app-1").await.unwrap().as_ref(),
+            Some(&application)
+        );
+        assert!(store.queued_applications(10).await.unwrap().is_empty());
+        let certificates = store
+            .application_certificates(application.id)
+            .await
+            .unwrap();
+        assert_eq!(certificates.len(), 2);
+        assert!(
+            certificates
+                .iter()
+                .all(|c| c.status == CertificateStatus::Pending)
+        );
+        let events = store.events_after("se-A", 0, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "ready_to_register");
+        assert!(
+            store
+                .events_after("se-A", events[0].seq, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let outcome = store
+            .register_application(application.id, at(20), at(20))
+            .await
+            .unwrap();
+        assert_eq!(outcome.application.state, ApplicationState::Registered);
+        assert_eq!(outcome.application.registered_at, Some(at(20)));
+        assert!(outcome.superseded.is_empty() && outcome.wiped_devices.is_empty());
+        assert!(
+            outcome
+                .certificates
+                .iter()
+                .all(|c| c.status == CertificateStatus::Active)
+        );
+        let history: Vec<String> = store
+            .usage_of_resident(resident)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.entry.action)
+            .collect();
+        assert_eq!(history, vec!["issued", "registered"]);
+    }
+
+    pub async fn registration_supersedes_the_other_phone(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 82).await.id;
+        let first = issued_application(store, resident, "se-old", "app-old", &BOTH, 200).await;
+        store
+            .register_application(first.id, at(20), at(20))
+            .await
+            .unwrap();
+        let second = issued_application(store, resident, "se-new", "app-new", &BOTH, 210).await;
+        let outcome = store
+            .register_application(second.id, at(30), at(30))
+            .await
+            .unwrap();
+        assert_eq!(outcome.superseded.len(), 2);
+        assert!(outcome.superseded.iter().all(|c| matches!(
+            c.status,
+            CertificateStatus::Revoked {
+                reason: RevocationReason::Superseded,
+                ..
+            }
+        )));
+        assert_eq!(outcome.wiped_devices, vec!["se-old".to_owned()]);
+        assert_eq!(
+            active_devices(&statuses(store, resident).await),
+            vec!["se-new".to_owned()]
+        );
+        assert_eq!(
+            store.device("se-old").await.unwrap().unwrap().state,
+            DeviceState::Superseded
+        );
+        let wipe = store.events_after("se-old", 0, 10).await.unwrap();
+        assert_eq!(wipe.last().unwrap().kind, "wipe");
+        assert_eq!(wipe.last().unwrap().payload["replaced_by_device"], "se-new");
+        let history: Vec<String> = store
+            .usage_of_resident(resident)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.entry.action)
+            .collect();
+        assert_eq!(
+            history,
+            vec!["issued", "registered", "issued", "superseded", "registered"]
+        );
+    }
+
+    pub async fn registration_keeps_other_kinds_on_the_same_phone(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 83).await.id;
+        let first = issued_application(store, resident, "se-1", "app-a", &BOTH, 300).await;
+        store
+            .register_application(first.id, at(20), at(20))
+            .await
+            .unwrap();
+        // A new signature certificate for the same phone (as after lifting a suspension).
+        let again = issued_application(
+            store,
+            resident,
+            "se-1",
+            "app-b",
+            &[CertificateKind::PHONE_SIGNATURE],
+            310,
+        )
+        .await;
+        let outcome = store
+            .register_application(again.id, at(30), at(30))
+            .await
+            .unwrap();
+        assert_eq!(outcome.superseded.len(), 1);
+        assert_eq!(outcome.superseded[0].kind, CertificateKind::PHONE_SIGNATURE);
+        assert!(
+            outcome.wiped_devices.is_empty(),
+            "the same phone is not told to wipe"
+        );
+        let live: Vec<(String, String)> = statuses(store, resident)
+            .await
+            .into_iter()
+            .filter(|(_, _, status)| *status == CertificateStatus::Active)
+            .map(|(device, kind, _)| (device, kind))
+            .collect();
+        assert_eq!(live.len(), 2);
+        assert!(live.contains(&("se-1".into(), "phone_auth".into())));
+        assert!(live.contains(&("se-1".into(), "phone_sign".into())));
+    }
+
+    pub async fn concurrent_registrations_leave_one_phone_active(f: &Fixture) {
+        let other = f.database.open().await.unwrap();
+        for round in 0..3u64 {
+            let resident = add(&f.store, 90 + round).await.id;
+            let a = issued_application(
+                &f.store,
+                resident,
+                &format!("se-a{round}"),
+                &format!("a{round}"),
+                &BOTH,
+                400 + 10 * round,
+            )
+            .await;
+            let b = issued_application(
+                &f.store,
+                resident,
+                &format!("se-b{round}"),
+                &format!("b{round}"),
+                &BOTH,
+                405 + 10 * round,
+            )
+            .await;
+            let (first, second) = (f.store.clone(), other.clone());
+            let one =
+                tokio::spawn(async move { first.register_application(a.id, at(50), at(50)).await });
+            let two =
+                tokio::spawn(
+                    async move { second.register_application(b.id, at(50), at(50)).await },
+                );
+            let results = [one.await.unwrap(), two.await.unwrap()];
+            let wins = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(wins, 1, "round {round}: {results:?}");
+            for result in &results {
+                if let Err(error) = result {
+                    assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+                }
+            }
+            let statuses = statuses(&f.store, resident).await;
+            assert_eq!(
+                active_devices(&statuses).len(),
+                1,
+                "round {round}: {statuses:?}"
+            );
+            assert_eq!(
+                statuses
+                    .iter()
+                    .filter(|(_, _, s)| *s == CertificateStatus::Active)
+                    .count(),
+                2
+            );
+        }
+    }
+
+    pub async fn activation_delay_keeps_certificates_pending(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 84).await.id;
+        let application = issued_application(store, resident, "se-d", "app-d", &BOTH, 500).await;
+        let outcome = store
+            .register_application(application.id, at(20), at(20 + 900))
+            .await
+            .unwrap();
+        assert!(
+            outcome
+                .certificates
+                .iter()
+                .all(|c| c.status == CertificateStatus::Pending)
+        );
+        assert!(store.activate_due(at(20 + 899)).await.unwrap().is_empty());
+        let activated = store.activate_due(at(20 + 900)).await.unwrap();
+        assert_eq!(activated.len(), 2);
+        assert!(
+            activated
+                .iter()
+                .all(|c| c.status == CertificateStatus::Active)
+        );
+        assert!(
+            store.activate_due(at(10_000)).await.unwrap().is_empty(),
+            "only once"
+        );
+    }
+
+    pub async fn phone_state_transitions_are_guarded(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 85).await.id;
+        store.save_device("se-g", &[1; 32], T0).await.unwrap();
+        let queued = store
+            .create_application(&NewApplication {
+                public_id: "app-g".into(),
+                resident_id: resident,
+                device_id: "se-g".into(),
+                kinds: BOTH.to_vec(),
+                card_certificate: ("sign".into(), serial(1)),
+                request: serde_json::json!({}),
+                submitted_at: T0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.queued_applications(10).await.unwrap(),
+            vec![queued.clone()]
+        );
+        let error = store
+            .register_application(queued.id, at(1), at(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::Conflict { .. }),
+            "a queued application cannot register: {error:?}"
+        );
+        store
+            .fail_application(queued.id, "CA unavailable", at(2))
+            .await
+            .unwrap();
+        let failed = store.application("app-g").await.unwrap().unwrap();
+        assert_eq!(failed.state, ApplicationState::Failed);
+        assert_eq!(failed.failure.as_deref(), Some("CA unavailable"));
+        let error = store
+            .complete_issuance(
+                queued.id,
+                at(3),
+                ("ready_to_register", &serde_json::json!({})),
+                &[],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        let error = store
+            .register_application(ApplicationId(999_999), at(4), at(4))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+        // Duplicate public ids, unknown devices and card kinds are refused.
+        let duplicate = NewApplication {
+            public_id: "app-g".into(),
+            resident_id: resident,
+            device_id: "se-g".into(),
+            kinds: BOTH.to_vec(),
+            card_certificate: ("sign".into(), serial(1)),
+            request: serde_json::json!({}),
+            submitted_at: T0,
+        };
+        assert!(matches!(
+            store.create_application(&duplicate).await.unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        let unknown_device = NewApplication {
+            public_id: "app-h".into(),
+            device_id: "se-none".into(),
+            ..duplicate.clone()
+        };
+        assert!(matches!(
+            store.create_application(&unknown_device).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        let card_kind = NewApplication {
+            public_id: "app-i".into(),
+            kinds: vec![CertificateKind::CARD_SIGNATURE],
+            ..duplicate
+        };
+        assert!(matches!(
+            store.create_application(&card_kind).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+    }
+
     type ErrorCheck = fn(&StoreError) -> bool;
 
     async fn one_certificate(store: &Store) -> (ResidentId, SerialNumber) {
         let resident = add(store, 71).await;
+        device(store, "dev").await;
         store.reserve_serial("auth", &serial(9), T0).await.unwrap();
         store
             .record_certificate(&phone_certificate(resident.id, "auth", serial(9), "dev"))

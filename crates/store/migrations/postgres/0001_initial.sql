@@ -61,6 +61,17 @@ CREATE TABLE cards (
 
 CREATE INDEX cards_resident_idx ON cards (resident_id);
 
+CREATE TABLE devices (
+    device_id TEXT NOT NULL PRIMARY KEY CHECK (device_id <> ''),
+    token_hash BYTEA NOT NULL,
+    resident_id BIGINT REFERENCES residents (id),
+    state TEXT NOT NULL CHECK (state IN ('active', 'superseded', 'wiped')),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX devices_resident_idx ON devices (resident_id);
+
 CREATE TABLE certificates (
     issuer_name TEXT NOT NULL,
     serial BYTEA NOT NULL,
@@ -76,13 +87,14 @@ CREATE TABLE certificates (
     issued_at BIGINT NOT NULL,
     renewal_of_issuer TEXT,
     renewal_of_serial BYTEA,
-    status TEXT NOT NULL CHECK (status IN ('active', 'held', 'revoked')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'held', 'revoked')),
     held_since BIGINT,
     revoked_at BIGINT,
     revocation_reason BIGINT,
     PRIMARY KEY (issuer_name, serial),
     FOREIGN KEY (issuer_name, serial) REFERENCES serials (issuer_name, serial),
     FOREIGN KEY (card_id, resident_id) REFERENCES cards (card_id, resident_id),
+    FOREIGN KEY (device_id) REFERENCES devices (device_id),
     FOREIGN KEY (renewal_of_issuer, renewal_of_serial)
         REFERENCES certificates (issuer_name, serial),
     CHECK ((card_id IS NULL) <> (device_id IS NULL)),
@@ -90,7 +102,7 @@ CREATE TABLE certificates (
     CHECK ((renewal_of_issuer IS NULL) = (renewal_of_serial IS NULL)),
     CHECK (not_before <= not_after),
     CHECK (
-        (status = 'active' AND held_since IS NULL AND revoked_at IS NULL
+        (status IN ('pending', 'active') AND held_since IS NULL AND revoked_at IS NULL
             AND revocation_reason IS NULL)
         OR (status = 'held' AND held_since IS NOT NULL AND revoked_at IS NULL
             AND revocation_reason IS NULL)

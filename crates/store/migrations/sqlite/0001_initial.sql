@@ -62,6 +62,17 @@ CREATE TABLE cards (
 
 CREATE INDEX cards_resident_idx ON cards (resident_id);
 
+CREATE TABLE devices (
+    device_id TEXT NOT NULL PRIMARY KEY CHECK (device_id <> ''),
+    token_hash BLOB NOT NULL,
+    resident_id INTEGER REFERENCES residents (id),
+    state TEXT NOT NULL CHECK (state IN ('active', 'superseded', 'wiped')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX devices_resident_idx ON devices (resident_id);
+
 CREATE TABLE certificates (
     issuer_name TEXT NOT NULL,
     serial BLOB NOT NULL,
@@ -77,13 +88,14 @@ CREATE TABLE certificates (
     issued_at INTEGER NOT NULL,
     renewal_of_issuer TEXT,
     renewal_of_serial BLOB,
-    status TEXT NOT NULL CHECK (status IN ('active', 'held', 'revoked')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'held', 'revoked')),
     held_since INTEGER,
     revoked_at INTEGER,
     revocation_reason INTEGER,
     PRIMARY KEY (issuer_name, serial),
     FOREIGN KEY (issuer_name, serial) REFERENCES serials (issuer_name, serial),
     FOREIGN KEY (card_id, resident_id) REFERENCES cards (card_id, resident_id),
+    FOREIGN KEY (device_id) REFERENCES devices (device_id),
     FOREIGN KEY (renewal_of_issuer, renewal_of_serial)
         REFERENCES certificates (issuer_name, serial),
     CHECK ((card_id IS NULL) <> (device_id IS NULL)),
@@ -91,7 +103,7 @@ CREATE TABLE certificates (
     CHECK ((renewal_of_issuer IS NULL) = (renewal_of_serial IS NULL)),
     CHECK (not_before <= not_after),
     CHECK (
-        (status = 'active' AND held_since IS NULL AND revoked_at IS NULL
+        (status IN ('pending', 'active') AND held_since IS NULL AND revoked_at IS NULL
             AND revocation_reason IS NULL)
         OR (status = 'held' AND held_since IS NOT NULL AND revoked_at IS NULL
             AND revocation_reason IS NULL)
