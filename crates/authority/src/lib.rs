@@ -24,6 +24,7 @@ pub mod ca;
 pub mod counter;
 mod error;
 pub mod hierarchy;
+pub mod phone;
 pub mod ra;
 pub mod registry;
 

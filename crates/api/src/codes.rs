@@ -1,0 +1,96 @@
+//! Stable error codes. Each is what a client switches on and what an operator greps
+//! for; the messages are for people, in Japanese first and English.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! codes {
+    ($( $variant:ident = $status:literal, $ja:literal, $en:literal; )*) => {
+        /// Every error the API can answer, with its HTTP status and messages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum ErrorCode {
+            $( $variant, )*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$( ErrorCode::$variant, )*];
+
+            /// The HTTP status the portal answers with.
+            pub fn http_status(self) -> u16 {
+                match self { $( ErrorCode::$variant => $status, )* }
+            }
+
+            /// The message in Japanese.
+            pub fn title_ja(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $ja, )* }
+            }
+
+            /// The message in English.
+            pub fn title_en(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $en, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    MalformedRequest = 400, "リクエストの形式が正しくありません", "The request is malformed";
+    NonceUnknown = 400, "ナンスが発行されていません", "The nonce was never issued (or was purged)";
+    NonceReused = 409, "ナンスは使用済みです(再送信は受け付けません)", "The nonce was already used (replays are refused)";
+    NonceExpired = 400, "ナンスの有効期限が切れています", "The nonce has expired";
+    NonceWrongPurpose = 400, "ナンスの用途が異なります", "The nonce was issued for another purpose";
+    CardSignatureInvalid = 400, "マイナンバーカードによる署名を検証できません", "The card's signature over the application does not verify";
+    CardCertificateUntrusted = 400, "マイナンバーカードの署名用電子証明書が信頼できる認証局から発行されていません", "The card signature certificate does not chain to our signature CA";
+    CardCertificateExpired = 400, "マイナンバーカードの署名用電子証明書の有効期間外です", "The card signature certificate is expired or not yet valid";
+    CardCertificateRevoked = 403, "マイナンバーカードの署名用電子証明書は失効しています", "The card signature certificate is revoked";
+    CardCertificateHeld = 403, "マイナンバーカードの署名用電子証明書は一時保留中です", "The card signature certificate is on hold";
+    CardCertificateUnknown = 400, "マイナンバーカードの署名用電子証明書が発行記録にありません", "The card signature certificate is not in the issuance records";
+    ResidentUnknown = 404, "住民が見つかりません", "No such resident";
+    ResidentDeceased = 403, "この住民には発行できません", "The resident is deceased";
+    SignatureUnderAge = 403, "15歳未満の方には署名用電子証明書を発行できません", "A signature certificate is not issued to a person under 15";
+    AttestationUntrusted = 400, "スマートフォンの安全な領域(GP-SE)を確認できません", "The secure element's device certificate does not chain to a trusted vendor root";
+    AttestationInvalid = 400, "鍵の生成証明(アテステーション)が正しくありません", "The key attestation is forged, malformed or expired";
+    AttestationNonceMismatch = 400, "鍵の生成証明が今回の申請のものではありません", "The key attestation is bound to another nonce";
+    CsrInvalid = 400, "証明書署名要求(CSR)が正しくありません", "The certificate signing request is malformed or its signature does not verify";
+    CsrKeyMismatch = 400, "CSRの鍵が安全な領域で生成された鍵と一致しません", "The CSR's key is not the key the secure element attested";
+    KindsInvalid = 400, "申請する電子証明書の種類が正しくありません", "The requested certificate kinds must be a non-empty subset of {signature, authentication}";
+    DeviceTokenInvalid = 401, "端末の認証に失敗しました", "The device token is missing or wrong";
+    ApplicationNotFound = 404, "申請が見つかりません", "No such application";
+    ApplicationNotIssued = 409, "電子証明書はまだ発行されていません", "The certificates are not issued yet";
+    ApplicationAlreadyRegistered = 409, "この申請の電子証明書は登録済みです", "The certificates of this application are already registered";
+    ApplicationSuperseded = 409, "別の申請が先に登録されたため、この申請は無効です", "Another application of this person was registered; this one cannot be";
+    RegistrationSignatureInvalid = 400, "登録の署名を検証できません", "The registration signature by the new authentication key does not verify";
+    ServiceUnavailable = 503, "ただいまサービスを利用できません", "The service is temporarily unavailable";
+    Internal = 500, "内部エラーが発生しました", "Internal error";
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire (`NONCE_REUSED`).
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_screaming_snake_and_described() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text.clone()), "{text}");
+            assert!(
+                text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{text}"
+            );
+            assert!(!code.title_ja().is_empty() && !code.title_en().is_empty());
+            assert!((400..600).contains(&code.http_status()));
+        }
+        assert_eq!(ErrorCode::NonceReused.as_str(), "NONCE_REUSED");
+    }
+}
