@@ -105,12 +105,16 @@
 
 mod ca;
 pub mod certificate;
+pub mod cms;
+pub mod crl;
 pub mod csr;
 mod error;
 pub mod extensions;
 mod issue;
 pub mod key;
 pub mod name;
+pub mod ocsp;
+pub mod ocsp_responder_profile;
 pub mod oid;
 pub mod signer;
 mod timeconv;
