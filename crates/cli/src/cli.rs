@@ -132,6 +132,12 @@ pub enum CardCommand {
     Info(CardInfoArgs),
     /// Send raw APDUs (hex) to a card file and print the responses
     Apdu(CardApduArgs),
+    /// Insert a card file into vsmartcard's vpcd reader, for pcscd, OpenSC and any PC/SC application
+    Attach(CardAttachArgs),
+    /// Read a card through PC/SC: token, certificates, and with the PINs the card-face data
+    Read(CardReadArgs),
+    /// Sign a file with a card's signature key through PC/SC (detached CMS)
+    Sign(CardSignArgs),
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +186,53 @@ pub struct CardApduArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CardAttachArgs {
+    /// Card file (PIN counters are written back to it after every APDU that changes them)
+    pub file: PathBuf,
+    /// vpcd's TCP port: 35963 for the reader `Virtual PCD 00 00`, 35964 for `00 01`
+    #[arg(long, default_value_t = jpki_reader::vpcd::DEFAULT_PORT, value_name = "PORT")]
+    pub reader_port: u16,
+    /// Host running pcscd with vpcd
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Do not set TCP_QUICKACK (only to measure its effect: every APDU then takes ~40 ms longer)
+    #[arg(long)]
+    pub no_quickack: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CardReadArgs {
+    /// Reader name, or a unique part of it (default: the first reader holding a card)
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+    /// File holding the signature password, to read the signature certificate
+    #[arg(long, env = "JPKI_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub sign_password_file: Option<PathBuf>,
+    /// File holding the auth PIN, to read the auth certificate of a phone (needs it)
+    #[arg(long, env = "JPKI_AUTH_PIN_FILE", value_name = "FILE")]
+    pub auth_pin_file: Option<PathBuf>,
+    /// File holding the card-face data PIN, to read the 4 attributes
+    #[arg(long, env = "JPKI_SUPPORT_PIN_FILE", value_name = "FILE")]
+    pub support_pin_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CardSignArgs {
+    /// Reader name, or a unique part of it (default: the first reader holding a card)
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+    /// File to sign
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write the detached CMS SignedData (DER)
+    #[arg(long, value_name = "FILE.p7s")]
+    pub out: PathBuf,
+    /// File holding the signature password; else $JPKI_SIGN_PASSWORD or a prompt
+    #[arg(long, env = "JPKI_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub sign_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Keep the demo's data directory here instead of a temporary one
     #[arg(long, value_name = "DIR")]
@@ -190,6 +243,8 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Certificates issued per second by the CA signer, next to the raw RSA-2048 signing rate
     Issuance(BenchIssuanceArgs),
+    /// APDU round trips through PC/SC: median and p99 of SELECT of the JPKI AP
+    Apdu(BenchApduArgs),
 }
 
 #[derive(Debug, Args)]
@@ -200,4 +255,14 @@ pub struct BenchIssuanceArgs {
     /// Rounds (raw, issuance alternating), to spread noise
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchApduArgs {
+    /// Reader name, or a unique part of it (default: the first reader holding a card)
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+    /// Round trips to time (after 50 untimed ones)
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
 }

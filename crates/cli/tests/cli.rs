@@ -383,7 +383,10 @@ fn a_card_file_is_never_overwritten() {
 #[test]
 fn init_and_issue_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Some(database) = runtime.block_on(jpki_store::testing::TestDatabase::postgres()).unwrap() else {
+    let Some(database) = runtime
+        .block_on(jpki_store::testing::TestDatabase::postgres())
+        .unwrap()
+    else {
         return; // the testing module printed "SKIPPED postgres: …"
     };
     let schema = database.postgres_schema().unwrap();
@@ -391,9 +394,16 @@ fn init_and_issue_on_postgres() {
     let separator = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
     let sandbox = Sandbox::initialized_with(&["init", "--database", &url]);
-    assert!(!sandbox.path("data/jpki.db").exists(), "no SQLite file with PostgreSQL");
+    assert!(
+        !sandbox.path("data/jpki.db").exists(),
+        "no SQLite file with PostgreSQL"
+    );
     let output = sandbox.issue("taro.card", &sandbox.path("sign"));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(sandbox.certificate_count(), 2);
     // A second data directory cannot take over a database that already has CAs.
     let other = Sandbox::new();

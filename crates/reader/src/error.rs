@@ -6,8 +6,26 @@ use jpki_apdu::{ApduError, StatusWord};
 pub enum TransportError {
     #[error("no card is connected")]
     NotConnected,
-    #[error("the card was removed or reset during the exchange")]
+    #[error("the card was removed from the reader")]
     CardRemoved,
+    /// Another application reset the card: every verified PIN is forgotten.
+    #[error("the card was reset by another application; reconnect and verify the PIN again")]
+    CardReset,
+    #[error("the PC/SC service is not available (is pcscd running?): {0}")]
+    ServiceUnavailable(String),
+    #[error("no smart-card reader is connected")]
+    NoReaders,
+    #[error("no reader matches {wanted:?}; readers: {}", readers.join(", "))]
+    ReaderNotFound {
+        wanted: String,
+        readers: Vec<String>,
+    },
+    #[error("the reader {reader} is gone (unplugged, or its driver stopped)")]
+    ReaderUnavailable { reader: String },
+    #[error("no card in the reader {reader}")]
+    NoCard { reader: String },
+    #[error("no reader holds a card; readers: {}", readers.join(", "))]
+    NoCardInAnyReader { readers: Vec<String> },
     #[error("transport I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("transport failed: {0}")]

@@ -18,6 +18,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     }
     match command {
         BenchCommand::Issuance(args) => issuance(args),
+        BenchCommand::Apdu(args) => super::pcsc::bench_apdu(args),
     }
 }
 

@@ -25,6 +25,9 @@ pub async fn run(data_dir: Option<&Path>, command: CardCommand) -> anyhow::Resul
         CardCommand::Issue(args) => issue(data_dir, args).await,
         CardCommand::Info(args) => info(data_dir, args).await,
         CardCommand::Apdu(args) => apdu(data_dir, args).await,
+        CardCommand::Attach(args) => super::pcsc::attach(data_dir, args).await,
+        CardCommand::Read(args) => super::pcsc::read(args).await,
+        CardCommand::Sign(args) => super::pcsc::sign(args).await,
     }
 }
 

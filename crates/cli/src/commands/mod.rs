@@ -4,6 +4,7 @@ mod bench;
 mod card;
 mod demo;
 mod init;
+mod pcsc;
 mod resident;
 
 use std::process::ExitCode;
