@@ -154,6 +154,52 @@ impl Applet {
             .find_map(|(id, node)| (*id == fid).then_some(node))
     }
 
+    /// The DER SubjectPublicKeyInfo of key EF `fid`, when a key has been generated there.
+    pub(crate) fn public_key(&self, fid: Fid) -> Option<&[u8]> {
+        match self.node(fid) {
+            Some(Node::Key { key: Some(key), .. }) => Some(key.public_key_der()),
+            _ => None,
+        }
+    }
+
+    /// Empties data EF `fid` (its content length becomes 0, as on a blank card).
+    pub(crate) fn erase_data(&mut self, fid: Fid) -> Result<(), StatusWord> {
+        let was_empty = match self.node_mut(fid) {
+            Some(Node::Data { ef, .. }) => {
+                let was_empty = ef.content().is_empty();
+                ef.restore(Vec::new())
+                    .map_err(|_| StatusWord::NoPreciseDiagnosis)?;
+                was_empty
+            }
+            Some(_) => return Err(StatusWord::IncompatibleFileStructure),
+            None => return Err(StatusWord::FileNotFound),
+        };
+        if !was_empty {
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Marks PIN `fid` verified for this session although no VERIFY was sent: for a
+    /// container that authenticated the holder by other means. Refused like a VERIFY
+    /// would be: no reference data `69 84`, blocked `69 83`.
+    pub(crate) fn grant_verification(&mut self, fid: Fid) -> Result<(), StatusWord> {
+        match self.node(fid) {
+            Some(Node::Pin(pin)) if pin.reference().is_none() => {
+                Err(StatusWord::ReferenceDataNotUsable)
+            }
+            Some(Node::Pin(pin)) if pin.is_blocked() => {
+                Err(StatusWord::AuthenticationMethodBlocked)
+            }
+            Some(Node::Pin(_)) => {
+                self.set_verified(fid, true);
+                Ok(())
+            }
+            Some(_) => Err(StatusWord::IncompatibleFileStructure),
+            None => Err(StatusWord::FileNotFound),
+        }
+    }
+
     /// Runs one command and makes the response.
     pub(crate) fn process(&mut self, command: &Command, privilege: Privilege) -> Response {
         match self.handle(command, privilege) {
@@ -181,7 +227,7 @@ impl Applet {
         self.selected.ok_or(StatusWord::CommandNotAllowedNoEf)
     }
 
-    fn is_verified(&self, pin: Fid) -> bool {
+    pub(crate) fn is_verified(&self, pin: Fid) -> bool {
         self.verified.contains(&pin)
     }
 

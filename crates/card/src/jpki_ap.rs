@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use jpki_apdu::{Command, Response};
+use jpki_apdu::{Command, Response, StatusWord};
 use jpki_crypto::PinPolicy;
 use serde::{Deserialize, Serialize};
 
@@ -213,6 +213,35 @@ impl JpkiAp {
         self.applet.process(command, privilege)
     }
 
+    /// The DER SubjectPublicKeyInfo of the key in key EF `key_fid` (`0017`, `001A`), if
+    /// one has been generated. For a container that attests its keys (the phone secure
+    /// element); the private key stays inside.
+    pub fn public_key(&self, key_fid: u16) -> Option<&[u8]> {
+        self.applet.public_key(key_fid)
+    }
+
+    /// Whether PIN EF `pin_fid` (`0018`, `001B`) is verified in the current session.
+    pub fn is_pin_verified(&self, pin_fid: u16) -> bool {
+        self.applet.is_verified(pin_fid)
+    }
+
+    /// Empties a certificate EF (`0001`, `0002`, `000A`, `000B`): its content length
+    /// becomes 0, as on a blank AP. For a container that replaces a key in the field and
+    /// must not leave the old key's certificate beside the new key. Other EFs: `69 81`
+    /// (token, PIN, key), unknown FID `6A 82`.
+    pub fn erase_file(&mut self, fid: u16) -> Result<(), StatusWord> {
+        self.applet.erase_data(fid)
+    }
+
+    /// Marks the auth PIN (`0018`) verified for the current session without a VERIFY:
+    /// for a container that authenticated the holder by other means (the phone secure
+    /// element's biometric unlock). Refused with `69 84` while the auth PIN is not set
+    /// and `69 83` while it is blocked. There is deliberately no such method for the
+    /// signature password: the signature key always needs the password itself.
+    pub fn grant_auth_pin_verification(&mut self) -> Result<(), StatusWord> {
+        self.applet.grant_verification(EF_AUTH_PIN)
+    }
+
     /// Clears the current EF and every verified PIN.
     pub fn reset_session(&mut self) {
         self.applet.reset_session();
@@ -275,6 +304,82 @@ mod tests {
         assert_eq!(&info[..15], b"JPKIAPICCTOKEN2");
         assert!(info[15..].iter().all(|&b| b == b' '));
         assert_eq!(info.len(), 32);
+    }
+
+    fn run(ap: &mut JpkiAp, bytes: &[u8], privilege: Privilege) -> Response {
+        ap.process(&Command::parse(bytes).unwrap(), privilege)
+    }
+
+    #[test]
+    fn container_hooks_expose_keys_erase_files_and_grant_only_the_auth_pin() {
+        let mut ap = JpkiAp::new(JpkiApProfile::phone_secure_element());
+        assert_eq!(ap.public_key(0x0017), None);
+        assert_eq!(
+            ap.grant_auth_pin_verification(),
+            Err(StatusWord::ReferenceDataNotUsable),
+            "no auth PIN yet"
+        );
+        let issuer = Privilege::Issuer;
+        assert!(run(&mut ap, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17], issuer).is_ok());
+        let generated = run(&mut ap, &[0x00, 0x46, 0x00, 0x00, 0x00, 0x00, 0x00], issuer);
+        assert!(generated.is_ok());
+        assert_eq!(ap.public_key(0x0017), Some(generated.data.as_slice()));
+        assert_eq!(ap.public_key(0x001A), None);
+        assert_eq!(ap.public_key(0x0018), None, "a PIN EF holds no key");
+        for command in [
+            &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18][..],
+            &[0x00, 0x24, 0x01, 0x80, 0x04, b'1', b'2', b'3', b'4'],
+            &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A],
+            &[0x00, 0xD6, 0x00, 0x00, 0x03, 0x30, 0x01, 0x00],
+        ] {
+            assert!(run(&mut ap, command, issuer).is_ok());
+        }
+        ap.mark_saved();
+
+        // The auth certificate EF of a phone is readable once the auth PIN is granted.
+        let read = [0x00, 0xB0, 0x00, 0x00, 0x00];
+        let holder = Privilege::Holder;
+        assert_eq!(
+            run(&mut ap, &read, holder).sw,
+            StatusWord::SecurityStatusNotSatisfied
+        );
+        assert!(!ap.is_pin_verified(0x0018));
+        ap.grant_auth_pin_verification().unwrap();
+        assert!(ap.is_pin_verified(0x0018));
+        assert!(!ap.is_pin_verified(0x001B), "never the signature password");
+        assert_eq!(run(&mut ap, &read, holder).data, vec![0x30, 0x01, 0x00]);
+        ap.reset_session();
+        assert!(!ap.is_pin_verified(0x0018));
+
+        // Erasing empties a certificate EF and marks the state changed.
+        ap.erase_file(0x000A).unwrap();
+        assert!(ap.is_dirty());
+        ap.grant_auth_pin_verification().unwrap();
+        assert!(run(&mut ap, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A], holder).is_ok());
+        assert_eq!(run(&mut ap, &read, holder), Response::ok(Vec::new()));
+        assert_eq!(
+            ap.erase_file(0x0006),
+            Err(StatusWord::IncompatibleFileStructure)
+        );
+        assert_eq!(
+            ap.erase_file(0x0017),
+            Err(StatusWord::IncompatibleFileStructure)
+        );
+        assert_eq!(ap.erase_file(0x0099), Err(StatusWord::FileNotFound));
+
+        // A blocked auth PIN cannot be bypassed.
+        assert!(run(&mut ap, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18], holder).is_ok());
+        for _ in 0..3 {
+            run(
+                &mut ap,
+                &[0x00, 0x20, 0x00, 0x80, 0x04, b'0', b'0', b'0', b'0'],
+                holder,
+            );
+        }
+        assert_eq!(
+            ap.grant_auth_pin_verification(),
+            Err(StatusWord::AuthenticationMethodBlocked)
+        );
     }
 
     #[test]
