@@ -242,8 +242,12 @@ pub struct PhoneService<S> {
     config: PhoneConfig,
 }
 
+/// RFC 3339 in UTC, as every time on the API is written.
 fn rfc3339(instant: OffsetDateTime) -> String {
-    instant.format(&Rfc3339).unwrap_or_default()
+    instant
+        .to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 fn wire_state(state: ApplicationState) -> WireState {

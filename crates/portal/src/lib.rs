@@ -15,6 +15,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod attestation;
 mod error;
 mod openapi;
 mod routes;
@@ -27,6 +28,7 @@ use jpki_authority::phone::PhoneService;
 use jpki_store::Store;
 use tokio::sync::Notify;
 
+pub use attestation::SeAttestationVerifier;
 pub use error::ApiError;
 pub use jpki_authority::phone::RaError;
 pub use openapi::openapi_document;

@@ -1,0 +1,724 @@
+//! The phone flow end to end over real HTTP on loopback (guide sections 2-C to 2-E):
+//! apply with the card, notification, registration, one phone per person; and every RA
+//! refusal with its own code, leaving no certificate issued.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use jpki_api::{ErrorCode, NoncePurpose, PhoneKind, decode_der};
+use jpki_app::flows::{self, AuthUnlock, FlowError, Notification, PhonePins};
+use jpki_app::{Phone, PortalClient};
+use jpki_authority::phone::{PhoneConfig, ServiceHours};
+use jpki_crypto::PinPolicy;
+use jpki_model::{CertificateKind, CertificateStatus, Purpose, RevocationReason};
+use jpki_reader::{CertificateSlot, JpkiAp, Token};
+use jpki_se::{AppIdentity, Interface};
+use jpki_store::{CertificateStore, Holder, PhoneStore, RegistryStore};
+use jpki_testkit::{
+    CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, default_now, pin,
+};
+use time::Duration as TimeDuration;
+use time::macros::datetime;
+
+const BOTH: [PhoneKind; 2] = [PhoneKind::Signature, PhoneKind::Authentication];
+
+fn phone_pins() -> PhonePins {
+    PhonePins {
+        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
+        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
+    }
+}
+
+fn card_password() -> jpki_crypto::Pin {
+    pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap()
+}
+
+fn problem_code(error: &FlowError) -> Option<ErrorCode> {
+    match error {
+        FlowError::Portal(error) => error.code(),
+        _ => None,
+    }
+}
+
+async fn phone_certificates(
+    sandbox: &Sandbox,
+    phone: &Phone,
+) -> Vec<jpki_store::CertificateRecord> {
+    sandbox
+        .store
+        .certificates_of_holder(&Holder::Device(phone.se.serial().as_str().to_owned()))
+        .await
+        .unwrap()
+}
+
+fn openssl_verify(ca: &std::path::Path, der: &[u8], dir: &std::path::Path, name: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, jpki_pkix::certificate_pem(der).unwrap()).unwrap();
+    let output = Command::new("openssl")
+        .args(["verify", "-x509_strict", "-CAfile"])
+        .arg(ca)
+        .arg(&path)
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_from_resident_to_registered_phone_over_http() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let url = sandbox.serve().await.unwrap();
+    let client = PortalClient::new(&url).unwrap();
+    let resident = sandbox.resident("公的 花子", "1990-01-02").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = sandbox.phone().unwrap();
+
+    let accepted = flows::apply(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password(),
+        &BOTH,
+        &phone_pins(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(accepted.state, jpki_api::ApplicationState::Issued);
+    assert!(
+        phone_certificates(&sandbox, &phone)
+            .await
+            .iter()
+            .all(|c| c.status == CertificateStatus::Pending)
+    );
+
+    let mut seen = Vec::new();
+    let notification = flows::wait(
+        &mut phone,
+        &client,
+        Duration::from_secs(10),
+        false,
+        |event| seen.push(event.kind.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        notification,
+        Notification::ReadyToRegister {
+            application_id: accepted.application_id.clone()
+        }
+    );
+    assert_eq!(seen, vec!["ready_to_register".to_owned()]);
+
+    let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
+    let result = flows::register(&mut phone, &client, AuthUnlock::Pin(&auth_pin))
+        .await
+        .unwrap();
+    assert_eq!(result.state, jpki_api::ApplicationState::Registered);
+    assert_eq!(result.superseded_certificates, 0);
+    let status = flows::status(&phone, &client).await.unwrap();
+    assert_eq!(status.certificates.len(), 2);
+    assert!(
+        status.certificates.iter().all(|c| c.status == "active"),
+        "{status:?}"
+    );
+
+    // The phone certificates chain to the CAs under OpenSSL, and carry the right data.
+    let records = phone_certificates(&sandbox, &phone).await;
+    for record in &records {
+        let purpose = record.kind.purpose;
+        openssl_verify(
+            &sandbox.ca_pem(purpose).unwrap(),
+            &record.der,
+            sandbox.dir.path(),
+            record.kind.as_str(),
+        );
+        let parsed = jpki_pkix::JpkiCertificate::from_der(&record.der).unwrap();
+        assert_eq!(parsed.kind(), Some(record.kind));
+        match record.kind {
+            CertificateKind::PHONE_SIGNATURE => {
+                assert_eq!(parsed.basic_info(), Some(&resident.basic_info))
+            }
+            _ => assert_eq!(parsed.basic_info(), None),
+        }
+        // Never past the card certificate.
+        assert!(parsed.not_after() <= datetime!(2031-01-02 23:59:59 +09:00));
+    }
+
+    // Card software reading the phone over the contactless interface sees a phone token
+    // and needs the auth PIN for the auth certificate.
+    let mut ap = JpkiAp::select(phone.se.open_session(Interface::Contactless)).unwrap();
+    assert_eq!(ap.token().unwrap(), Token::Phone);
+    assert!(ap.read_certificate(CertificateSlot::Auth).is_err());
+    ap.verify(jpki_reader::PinSlot::Auth, &auth_pin).unwrap();
+    let auth = ap.read_certificate(CertificateSlot::Auth).unwrap();
+    assert!(records.iter().any(|record| record.der == auth));
+    drop(ap);
+
+    // Usage history: every step.
+    let history = flows::history(&phone, &client).await.unwrap();
+    let actions: Vec<&str> = history
+        .entries
+        .iter()
+        .map(|entry| entry.action.as_str())
+        .collect();
+    assert_eq!(actions, vec!["applied", "issued", "notified", "registered"]);
+
+    // The phone file round-trips through its sealed form.
+    let path = sandbox.dir.path().join("phone.json");
+    phone.save(&path, &sandbox.kek).unwrap();
+    let reloaded = Phone::load(
+        &path,
+        &sandbox.kek,
+        std::sync::Arc::new(sandbox.clock.clone()),
+    )
+    .unwrap();
+    assert_eq!(reloaded.app, phone.app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_delivers_the_notification_too() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 一郎", "1985-05-05").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = sandbox.phone().unwrap();
+    flows::apply(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password(),
+        &[PhoneKind::Authentication],
+        &phone_pins(),
+    )
+    .await
+    .unwrap();
+    let notification = flows::wait(&mut phone, &client, Duration::from_secs(10), true, |_| {})
+        .await
+        .unwrap();
+    assert!(matches!(notification, Notification::ReadyToRegister { .. }));
+}
+
+/// Builds a signed application without sending it, so a test can tamper with it.
+async fn prepared(
+    sandbox: &Sandbox,
+    client: &PortalClient,
+    phone: &mut Phone,
+    card: &mut jpki_card::VirtualCard,
+    kinds: &[PhoneKind],
+    tamper: impl FnOnce(&mut Vec<jpki_api::KeyRequest>),
+) -> jpki_api::ApplicationRequest {
+    let _ = sandbox;
+    let nonce = client.nonce(NoncePurpose::Application).await.unwrap();
+    let (device, mut keys) =
+        flows::prepare_keys(phone, &nonce.nonce, kinds, &phone_pins()).unwrap();
+    tamper(&mut keys);
+    flows::sign_application(card, &card_password(), nonce.nonce, kinds, device, keys).unwrap()
+}
+
+async fn assert_refused(
+    sandbox: &Sandbox,
+    client: &PortalClient,
+    request: &jpki_api::ApplicationRequest,
+    expected: ErrorCode,
+) {
+    let before = sandbox.store.certificates_of_resident_count().await;
+    let error = client.submit(request).await.unwrap_err();
+    assert_eq!(error.code(), Some(expected), "{error}");
+    assert_eq!(
+        sandbox.store.certificates_of_resident_count().await,
+        before,
+        "{expected:?}: nothing issued"
+    );
+}
+
+trait CountAll {
+    async fn certificates_of_resident_count(&self) -> usize;
+}
+
+impl CountAll for jpki_store::Store {
+    /// Every phone certificate in the store (the tests use one store per sandbox).
+    async fn certificates_of_resident_count(&self) -> usize {
+        let mut count = 0;
+        let mut after = None;
+        loop {
+            let page = self.list_residents(after, 100).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            for resident in &page {
+                count += self
+                    .certificates_of_resident(resident.id)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|c| c.kind.medium == jpki_model::Medium::Phone)
+                    .count();
+            }
+            after = page.last().map(|r| r.id);
+        }
+        count
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ra_refusal_has_its_own_code_and_issues_nothing() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 三郎", "1970-07-07").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+
+    // Replayed nonce: the same signed application twice.
+    let mut phone = sandbox.phone().unwrap();
+    let request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |_| {}).await;
+    client.submit(&request).await.unwrap();
+    assert_refused(&sandbox, &client, &request, ErrorCode::NonceReused).await;
+
+    // CSR key that differs from the attested key (re-signed by the card, so only the
+    // CSR check can catch it).
+    let mut phone = sandbox.phone().unwrap();
+    let other = jpki_crypto::SoftwareRsaKey::generate(jpki_crypto::RsaKeySize::Rsa2048).unwrap();
+    let foreign_csr = jpki_api::encode_der(&jpki_pkix::build_csr("OTHER", &other).unwrap());
+    let request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |keys| {
+        keys[0].csr = foreign_csr
+    })
+    .await;
+    assert_refused(&sandbox, &client, &request, ErrorCode::CsrKeyMismatch).await;
+
+    // Forged attestation: one byte of the statement changed.
+    let mut phone = sandbox.phone().unwrap();
+    let request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |keys| {
+        let mut statement = decode_der(&keys[1].attestation).unwrap();
+        let middle = statement.len() / 2;
+        statement[middle] ^= 0x01;
+        keys[1].attestation = jpki_api::encode_der(&statement);
+    })
+    .await;
+    assert_refused(&sandbox, &client, &request, ErrorCode::AttestationInvalid).await;
+
+    // A phone from a vendor the RA does not trust.
+    let (stranger, _stranger_guard) = Sandbox::sqlite().await.unwrap();
+    let mut foreign_phone = stranger.phone().unwrap();
+    let request = prepared(
+        &sandbox,
+        &client,
+        &mut foreign_phone,
+        &mut card,
+        &BOTH,
+        |_| {},
+    )
+    .await;
+    assert_refused(&sandbox, &client, &request, ErrorCode::AttestationUntrusted).await;
+
+    // Attestations bound to another nonce.
+    let mut phone = sandbox.phone().unwrap();
+    let old_nonce = client.nonce(NoncePurpose::Application).await.unwrap();
+    let (_, old_keys) =
+        flows::prepare_keys(&mut phone, &old_nonce.nonce, &BOTH, &phone_pins()).unwrap();
+    let nonce = client.nonce(NoncePurpose::Application).await.unwrap();
+    let device = jpki_api::DeviceEvidence {
+        se_serial: phone.se.serial().as_str().to_owned(),
+        device_certificate: jpki_api::encode_der(phone.se.device_certificate()),
+        vendor_chain: vec![],
+    };
+    let request = flows::sign_application(
+        &mut card,
+        &card_password(),
+        nonce.nonce,
+        &BOTH,
+        device,
+        old_keys,
+    )
+    .unwrap();
+    assert_refused(
+        &sandbox,
+        &client,
+        &request,
+        ErrorCode::AttestationNonceMismatch,
+    )
+    .await;
+
+    // Kinds that do not match the keys.
+    let mut phone = sandbox.phone().unwrap();
+    let mut request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |_| {}).await;
+    request.kinds = vec![PhoneKind::Signature, PhoneKind::Signature];
+    let request = resign(&mut card, request);
+    assert_refused(&sandbox, &client, &request, ErrorCode::KindsInvalid).await;
+
+    // A card certificate from a foreign CA.
+    let outsider = stranger.resident("他人 太郎", "1980-01-01").await.unwrap();
+    let mut foreign_card = stranger.card(&outsider, true).await.unwrap();
+    let mut phone = sandbox.phone().unwrap();
+    let request = prepared(
+        &sandbox,
+        &client,
+        &mut phone,
+        &mut foreign_card,
+        &BOTH,
+        |_| {},
+    )
+    .await;
+    assert_refused(
+        &sandbox,
+        &client,
+        &request,
+        ErrorCode::CardCertificateUntrusted,
+    )
+    .await;
+
+    // A tampered application: the card's signature no longer matches.
+    let mut phone = sandbox.phone().unwrap();
+    let mut request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |_| {}).await;
+    request.device.se_serial.push('X');
+    assert_refused(&sandbox, &client, &request, ErrorCode::CardSignatureInvalid).await;
+
+    // A revoked card.
+    let card_sign = sandbox
+        .store
+        .certificates_of_resident(resident.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.kind == CertificateKind::CARD_SIGNATURE)
+        .unwrap();
+    let mut phone = sandbox.phone().unwrap();
+    let request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |_| {}).await;
+    sandbox
+        .store
+        .set_status(
+            &card_sign.issuer_name,
+            &card_sign.serial,
+            &CertificateStatus::Active,
+            &CertificateStatus::Revoked {
+                at: default_now(),
+                reason: RevocationReason::KeyCompromise,
+            },
+        )
+        .await
+        .unwrap();
+    assert_refused(
+        &sandbox,
+        &client,
+        &request,
+        ErrorCode::CardCertificateRevoked,
+    )
+    .await;
+}
+
+/// Re-signs a tampered application with the card (as a client with the card would).
+fn resign(
+    card: &mut jpki_card::VirtualCard,
+    request: jpki_api::ApplicationRequest,
+) -> jpki_api::ApplicationRequest {
+    flows::sign_application(
+        card,
+        &card_password(),
+        request.nonce,
+        &request.kinds,
+        request.device,
+        request.keys,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_under_fifteen_gets_no_phone_signature_certificate() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 次郎", "1995-03-03").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    // The registry's date of birth is corrected: the person is 14 now.
+    sandbox
+        .store
+        .record_change(
+            resident.id,
+            &jpki_store::ResidentChange {
+                kind: jpki_store::ChangeKind::Correction,
+                new_info: jpki_model::BasicInfo::new(
+                    resident.basic_info.name(),
+                    None,
+                    resident.basic_info.address(),
+                    None,
+                    jpki_model::BirthDate::parse("2012-05-05").unwrap(),
+                    resident.basic_info.sex(),
+                )
+                .unwrap(),
+                at: default_now(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut phone = sandbox.phone().unwrap();
+    let error = flows::apply(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password(),
+        &BOTH,
+        &phone_pins(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        problem_code(&error),
+        Some(ErrorCode::SignatureUnderAge),
+        "{error}"
+    );
+    assert!(phone_certificates(&sandbox, &phone).await.is_empty());
+    // The authentication certificate alone is fine.
+    let mut phone = sandbox.phone().unwrap();
+    flows::apply(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password(),
+        &[PhoneKind::Authentication],
+        &phone_pins(),
+    )
+    .await
+    .unwrap();
+    // And the refusal is in the person's history.
+    let history = sandbox.store.usage_of_resident(resident.id).await.unwrap();
+    assert!(history.iter().any(
+        |r| r.entry.action == "applied" && r.entry.outcome == jpki_store::UsageOutcome::Refused
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_without_the_portal_identity_is_refused_by_the_secure_element() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let mut phone = sandbox.phone().unwrap();
+    let stranger = AppIdentity::new("com.example.stranger", [7; 32]).unwrap();
+    let error = JpkiAp::select(phone.se.open_session(Interface::Omapi(stranger))).unwrap_err();
+    assert_eq!(
+        error.status_word().map(|sw| sw.to_u16()),
+        Some(0x6982),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_service_hours_the_application_waits_for_the_window() {
+    let (store, _guard) = jpki_store::testing::sqlite_test_store().await.unwrap();
+    let night = datetime!(2026-11-26 22:00 +09:00);
+    let config = PhoneConfig {
+        service_hours: ServiceHours::DEFAULT,
+        ..PhoneConfig::default()
+    };
+    let sandbox = Sandbox::new(store, night, config).await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 夜子", "1992-02-02").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = sandbox.phone().unwrap();
+
+    let accepted = flows::apply(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password(),
+        &BOTH,
+        &phone_pins(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(accepted.state, jpki_api::ApplicationState::Queued);
+    assert_eq!(
+        accepted.expected_issuance.as_deref(),
+        Some("2026-11-26T23:00:00Z")
+    );
+    assert!(
+        phone_certificates(&sandbox, &phone).await.is_empty(),
+        "nothing issued at night"
+    );
+    assert_eq!(
+        sandbox.phone.process_queue().await.unwrap(),
+        0,
+        "still closed"
+    );
+    let error = flows::wait(
+        &mut phone,
+        &client,
+        Duration::from_millis(800),
+        true,
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, FlowError::Timeout(_)), "{error}");
+
+    sandbox.clock.set(datetime!(2026-11-27 07:59:59 +09:00));
+    assert_eq!(sandbox.phone.process_queue().await.unwrap(), 0);
+    sandbox.clock.set(datetime!(2026-11-27 08:00 +09:00));
+    assert_eq!(sandbox.phone.process_queue().await.unwrap(), 1);
+    let notification = flows::wait(&mut phone, &client, Duration::from_secs(10), false, |_| {})
+        .await
+        .unwrap();
+    assert!(matches!(notification, Notification::ReadyToRegister { .. }));
+    assert_eq!(phone_certificates(&sandbox, &phone).await.len(), 2);
+}
+
+async fn registered_phone(
+    sandbox: &Sandbox,
+    client: &PortalClient,
+    card: &mut jpki_card::VirtualCard,
+) -> Phone {
+    let mut phone = sandbox.phone().unwrap();
+    flows::apply(
+        &mut phone,
+        client,
+        card,
+        &card_password(),
+        &BOTH,
+        &phone_pins(),
+    )
+    .await
+    .unwrap();
+    flows::wait(&mut phone, client, Duration::from_secs(10), false, |_| {})
+        .await
+        .unwrap();
+    let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
+    flows::register(&mut phone, client, AuthUnlock::Pin(&auth_pin))
+        .await
+        .unwrap();
+    phone
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_phone_supersedes_the_old_one_which_wipes() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 機種", "1988-08-08").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut old = registered_phone(&sandbox, &client, &mut card).await;
+    sandbox.clock.advance(TimeDuration::minutes(5));
+    let new = registered_phone(&sandbox, &client, &mut card).await;
+
+    for record in phone_certificates(&sandbox, &old).await {
+        assert!(
+            matches!(
+                record.status,
+                CertificateStatus::Revoked {
+                    reason: RevocationReason::Superseded,
+                    ..
+                }
+            ),
+            "{record:?}"
+        );
+    }
+    assert!(
+        phone_certificates(&sandbox, &new)
+            .await
+            .iter()
+            .all(|c| c.status == CertificateStatus::Active)
+    );
+
+    // The old phone learns it must wipe, and does.
+    let error = flows::wait(&mut old, &client, Duration::from_secs(10), false, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FlowError::Wiped(ref reason) if reason == "superseded"),
+        "{error}"
+    );
+    let mut ap = JpkiAp::select(old.se.open_session(Interface::Contactless)).unwrap();
+    assert!(
+        ap.read_certificate(CertificateSlot::AuthCa).is_err(),
+        "certificates erased"
+    );
+    drop(ap);
+    assert_eq!(
+        sandbox
+            .store
+            .device(old.se.serial().as_str())
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        jpki_store::DeviceState::Wiped
+    );
+    let history: Vec<String> = sandbox
+        .store
+        .usage_of_resident(resident.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.entry.action)
+        .collect();
+    assert!(
+        history.contains(&"superseded".to_owned()) && history.contains(&"wiped".to_owned()),
+        "{history:?}"
+    );
+    let _ = Purpose::Signature;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phones_racing_to_register_leave_exactly_one_active() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 競争", "1977-07-17").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phones = Vec::new();
+    for _ in 0..2 {
+        let mut phone = sandbox.phone().unwrap();
+        flows::apply(
+            &mut phone,
+            &client,
+            &mut card,
+            &card_password(),
+            &BOTH,
+            &phone_pins(),
+        )
+        .await
+        .unwrap();
+        flows::wait(&mut phone, &client, Duration::from_secs(10), false, |_| {})
+            .await
+            .unwrap();
+        phones.push(phone);
+    }
+    let mut b = phones.pop().unwrap();
+    let mut a = phones.pop().unwrap();
+    let (client_a, client_b) = (client.clone(), client.clone());
+    let one = tokio::spawn(async move {
+        let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
+        let result = flows::register(&mut a, &client_a, AuthUnlock::Pin(&auth_pin)).await;
+        (a, result)
+    });
+    let two = tokio::spawn(async move {
+        let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
+        let result = flows::register(&mut b, &client_b, AuthUnlock::Pin(&auth_pin)).await;
+        (b, result)
+    });
+    let (a, result_a) = one.await.unwrap();
+    let (b, result_b) = two.await.unwrap();
+    let wins = [&result_a, &result_b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{result_a:?} / {result_b:?}");
+    let loser = if result_a.is_ok() {
+        &result_b
+    } else {
+        &result_a
+    };
+    assert_eq!(
+        problem_code(loser.as_ref().unwrap_err()),
+        Some(ErrorCode::ApplicationSuperseded)
+    );
+    let active: usize = [&a, &b]
+        .iter()
+        .map(|phone| {
+            let records = futures_block(phone_certificates(&sandbox, phone));
+            records
+                .iter()
+                .filter(|c| c.status == CertificateStatus::Active)
+                .count()
+        })
+        .sum();
+    assert_eq!(active, 2, "exactly one phone's two certificates are active");
+}
+
+fn futures_block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}

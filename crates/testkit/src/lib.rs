@@ -1,0 +1,223 @@
+//! The whole system booted in-process for tests: a store (SQLite in a temp dir, or a
+//! PostgreSQL schema), the two CAs, the registry, an SE vendor, the phone RA and the
+//! portal served on a loopback port — with a [`ManualClock`] that every component shares,
+//! so tests move time instead of sleeping.
+//!
+//! Not for production: keys are generated with few KDF iterations and PINs are fixed.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jpki_app::{Phone, portal_app_identity};
+use jpki_authority::ca::CertificateAuthority;
+use jpki_authority::counter::{CounterPins, issue_card};
+use jpki_authority::hierarchy::{HierarchySetup, LoadedCa, create_hierarchy};
+use jpki_authority::phone::{PhoneConfig, PhoneService};
+use jpki_authority::registry::Registry;
+use jpki_card::{CardId, VirtualCard};
+use jpki_crypto::{Clock, Kek, ManualClock, Pin, PinPolicy, RsaKeySize, SecretString};
+use jpki_model::{BasicInfo, BirthDate, MyNumber, Purpose, Sex};
+use jpki_portal::{AppState, SeAttestationVerifier};
+use jpki_se::{AccessRules, VendorCa, VirtualSecureElement};
+use jpki_store::{Resident, Store};
+use time::{Duration, OffsetDateTime};
+
+/// PINs the testkit's cards and phones use.
+pub const CARD_SIGN_PASSWORD: &str = "CARD2026";
+pub const CARD_AUTH_PIN: &str = "1234";
+pub const CARD_SUPPORT_PIN: &str = "5678";
+pub const PHONE_SIGN_PASSWORD: &str = "PHONE2026";
+pub const PHONE_AUTH_PIN: &str = "4321";
+
+/// An error setting up the sandbox, as text (tests print it).
+pub type Result<T> = std::result::Result<T, String>;
+
+fn fail<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
+    move |error| format!("{what}: {error}")
+}
+
+pub fn pin(policy: PinPolicy, text: &str) -> Result<Pin> {
+    Pin::new(policy, text).map_err(fail("pin"))
+}
+
+/// Everything a test needs.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub ca: Arc<CertificateAuthority<Store>>,
+    pub registry: Registry<Store>,
+    pub kek: Kek,
+    pub vendor: VendorCa,
+    pub phone: Arc<PhoneService<Store>>,
+    pub state: AppState,
+    pub sign_ca_der: Vec<u8>,
+    pub auth_ca_der: Vec<u8>,
+    next_my_number: std::sync::atomic::AtomicU64,
+}
+
+impl Sandbox {
+    /// A sandbox on `store`, with its clock at `now` and the phone flow configured by
+    /// `config`.
+    pub async fn new(store: Store, now: OffsetDateTime, config: PhoneConfig) -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(fail("temp dir"))?;
+        let clock = ManualClock::new(now);
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let passphrase = SecretString::from("testkit");
+        let setup = HierarchySetup {
+            organizational_unit: "jpki testkit".into(),
+            key_size: RsaKeySize::Rsa2048,
+            lifetime: Duration::days(3650),
+            kdf_iterations: 1_000,
+            now: now - Duration::days(1),
+        };
+        let [sign, auth] = create_hierarchy(&setup, &passphrase).map_err(fail("CA hierarchy"))?;
+        let sign_ca = LoadedCa::open(
+            Purpose::Signature,
+            &sign.certificate_der,
+            sign.encrypted_key_pem.as_bytes(),
+            &passphrase,
+        )
+        .map_err(fail("sign CA"))?;
+        let auth_ca = LoadedCa::open(
+            Purpose::Authentication,
+            &auth.certificate_der,
+            auth.encrypted_key_pem.as_bytes(),
+            &passphrase,
+        )
+        .map_err(fail("auth CA"))?;
+        let ca = Arc::new(
+            CertificateAuthority::new(store.clone(), sign_ca, auth_ca, shared.clone())
+                .map_err(fail("CA"))?,
+        );
+        let vendor = VendorCa::create("jpki testkit SE vendor", shared.clone())
+            .map_err(fail("vendor CA"))?;
+        let verifier = SeAttestationVerifier::new(vec![vendor.certificate_der().to_vec()]);
+        let phone = Arc::new(PhoneService::new(
+            store.clone(),
+            ca.clone(),
+            shared.clone(),
+            Arc::new(verifier),
+            config,
+        ));
+        Ok(Self {
+            registry: Registry::new(store.clone(), shared),
+            state: AppState::new(phone.clone()),
+            dir,
+            store,
+            clock,
+            ca,
+            kek: Kek::generate().map_err(fail("KEK"))?,
+            vendor,
+            phone,
+            sign_ca_der: sign.certificate_der,
+            auth_ca_der: auth.certificate_der,
+            next_my_number: std::sync::atomic::AtomicU64::new(1),
+        })
+    }
+
+    /// A sandbox on a fresh SQLite store, clock at 2026-11-26 10:00 JST, service hours
+    /// always open. The second value keeps the store's files alive.
+    pub async fn sqlite() -> Result<(Self, jpki_store::testing::TestDatabase)> {
+        let (store, guard) = jpki_store::testing::sqlite_test_store()
+            .await
+            .map_err(fail("SQLite store"))?;
+        let config = PhoneConfig {
+            service_hours: jpki_authority::phone::ServiceHours::ALWAYS,
+            ..PhoneConfig::default()
+        };
+        Ok((Self::new(store, default_now(), config).await?, guard))
+    }
+
+    /// Registers a resident born on `birth_date` with a fresh valid My Number.
+    pub async fn resident(&self, name: &str, birth_date: &str) -> Result<Resident> {
+        let n = self
+            .next_my_number
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let text = format!("{n:011}");
+        let mut digits = [0u8; 11];
+        for (digit, byte) in digits.iter_mut().zip(text.bytes()) {
+            *digit = byte - b'0';
+        }
+        let info = BasicInfo::new(
+            name,
+            None,
+            "東京都千代田区霞が関2-1-2",
+            None,
+            BirthDate::parse(birth_date).map_err(fail("birth date"))?,
+            Sex::Female,
+        )
+        .map_err(fail("basic info"))?;
+        self.registry
+            .register(
+                MyNumber::from_first_eleven(&digits).map_err(fail("my number"))?,
+                info,
+            )
+            .await
+            .map_err(fail("register resident"))
+    }
+
+    /// Issues a My Number card (with a signature certificate when 15 or older).
+    pub async fn card(&self, resident: &Resident, with_signature: bool) -> Result<VirtualCard> {
+        let mut card = VirtualCard::blank(CardId::random().map_err(fail("card id"))?);
+        let card_id = card.id().as_str().to_owned();
+        let pins = CounterPins {
+            sign_password: if with_signature {
+                Some(pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD)?)
+            } else {
+                None
+            },
+            auth_pin: pin(PinPolicy::FourDigits, CARD_AUTH_PIN)?,
+            support_pin: pin(PinPolicy::FourDigits, CARD_SUPPORT_PIN)?,
+        };
+        issue_card(&self.ca, &self.store, resident, &mut card, &card_id, &pins)
+            .await
+            .map_err(fail("issue card"))?;
+        Ok(card)
+    }
+
+    /// A new phone: an SE made by the sandbox's vendor, with the portal app's access rule.
+    pub fn phone(&self) -> Result<Phone> {
+        let shared: Arc<dyn Clock> = Arc::new(self.clock.clone());
+        let mut se = VirtualSecureElement::manufacture(&self.vendor, shared)
+            .map_err(fail("manufacture SE"))?;
+        se.set_access_rules(AccessRules::jpki_portal_only(
+            portal_app_identity().map_err(fail("identity"))?,
+        ));
+        Ok(Phone::new(se))
+    }
+
+    /// Serves the portal on `127.0.0.1:0`; returns its base URL. The server runs until
+    /// the test's runtime ends.
+    pub async fn serve(&self) -> Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(fail("bind"))?;
+        let address = listener.local_addr().map_err(fail("local address"))?;
+        let app = jpki_portal::app(self.state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(format!("http://{address}"))
+    }
+
+    /// Writes a CA certificate as PEM into the sandbox directory; returns its path.
+    pub fn ca_pem(&self, purpose: Purpose) -> Result<PathBuf> {
+        let (name, der) = match purpose {
+            Purpose::Signature => ("sign-ca.pem", &self.sign_ca_der),
+            Purpose::Authentication => ("auth-ca.pem", &self.auth_ca_der),
+        };
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, jpki_pkix::certificate_pem(der).map_err(fail("PEM"))?)
+            .map_err(fail("write PEM"))?;
+        Ok(path)
+    }
+}
+
+/// 2026-11-26 10:00 JST: inside the default service hours.
+pub fn default_now() -> OffsetDateTime {
+    time::macros::datetime!(2026-11-26 10:00 +09:00)
+}
