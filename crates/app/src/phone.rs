@@ -73,6 +73,26 @@ pub struct Phone {
     pub app: AppState,
 }
 
+/// The phone file's bytes for an SE and the app's state.
+pub fn file_bytes(
+    se: &VirtualSecureElement,
+    app: &AppState,
+    kek: &Kek,
+) -> Result<Vec<u8>, PhoneFileError> {
+    let se = se.to_file_bytes(kek)?;
+    let app = serde_json::to_vec(app).map_err(|error| PhoneFileError::Write(error.to_string()))?;
+    let sealed = kek
+        .seal(&app, APP_AAD)
+        .map_err(|_| PhoneFileError::Sealed)?;
+    let file = PhoneFile {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        se: STANDARD.encode(se),
+        app: STANDARD.encode(sealed),
+    };
+    serde_json::to_vec_pretty(&file).map_err(|error| PhoneFileError::Write(error.to_string()))
+}
+
 impl Phone {
     pub fn new(se: VirtualSecureElement) -> Self {
         Self {
@@ -81,20 +101,8 @@ impl Phone {
         }
     }
 
-    pub fn to_file_bytes(&mut self, kek: &Kek) -> Result<Vec<u8>, PhoneFileError> {
-        let se = self.se.to_file_bytes(kek)?;
-        let app = serde_json::to_vec(&self.app)
-            .map_err(|error| PhoneFileError::Write(error.to_string()))?;
-        let sealed = kek
-            .seal(&app, APP_AAD)
-            .map_err(|_| PhoneFileError::Sealed)?;
-        let file = PhoneFile {
-            format: FORMAT.to_owned(),
-            version: VERSION,
-            se: STANDARD.encode(se),
-            app: STANDARD.encode(sealed),
-        };
-        serde_json::to_vec_pretty(&file).map_err(|error| PhoneFileError::Write(error.to_string()))
+    pub fn to_file_bytes(&self, kek: &Kek) -> Result<Vec<u8>, PhoneFileError> {
+        file_bytes(&self.se, &self.app, kek)
     }
 
     pub fn from_file_bytes(

@@ -35,6 +35,14 @@ pub enum Command {
     /// Virtual My Number cards
     #[command(subcommand)]
     Card(CardCommand),
+    /// Run the portal: the phone app's API, notifications, and the issuance queue
+    Serve(ServeArgs),
+    /// Virtual phones: apply for phone certificates with the card, register, use
+    #[command(subcommand)]
+    Phone(PhoneCommand),
+    /// The secure-element vendor's CA (sandbox): certifies the device key of every virtual SE
+    #[command(subcommand, name = "se-vendor")]
+    SeVendor(SeVendorCommand),
     /// Run the whole flow that exists so far in a temporary directory, explaining each step
     Demo(DemoArgs),
     /// Benchmarks (build with --release for meaningful figures)
@@ -265,4 +273,149 @@ pub struct BenchApduArgs {
     /// Round trips to time (after 50 untimed ones)
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default from jpki.toml, 127.0.0.1:8080)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Issuance window, JST: HH:MM-HH:MM or `always` (default from jpki.toml, 08:00-19:30)
+    #[arg(long, value_name = "WINDOW")]
+    pub service_hours: Option<String>,
+    /// Seconds between registration and activation (default from jpki.toml, 0)
+    #[arg(long, value_name = "SECONDS")]
+    pub propagation_delay: Option<u64>,
+    #[command(flatten)]
+    pub passphrase: CaPassphraseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeVendorCommand {
+    /// Create the SE vendor's CA in the data directory and trust it for attestations
+    Init(SeVendorInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeVendorInitArgs {
+    /// The vendor's name (the CA certificate's organization)
+    #[arg(long, default_value = "jpki sandbox SE vendor")]
+    pub name: String,
+    #[command(flatten)]
+    pub passphrase: VendorPassphraseArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VendorPassphraseArgs {
+    /// File holding the SE vendor key passphrase (else $JPKI_SE_VENDOR_PASSPHRASE, else a prompt)
+    #[arg(long, env = "JPKI_SE_VENDOR_PASSPHRASE_FILE", value_name = "FILE")]
+    pub vendor_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhoneCommand {
+    /// Make a new virtual phone (a secure element certified by the SE vendor)
+    New(PhoneNewArgs),
+    /// Apply for phone certificates with the My Number card (スマホ用電子証明書の申請)
+    Apply(PhoneApplyArgs),
+    /// Wait for the notification that the certificates are ready (or a wipe order)
+    Wait(PhoneWaitArgs),
+    /// Register the issued certificates on the phone (スマホ用電子証明書の登録)
+    Register(PhoneRegisterArgs),
+    /// Show the phone's certificates and their status (スマホ電子証明書の確認)
+    Status(PhoneFileArgs),
+    /// Show the usage history (利用履歴)
+    History(PhoneFileArgs),
+    /// Hold the phone to vpcd's reader (contactless interface), for pcscd, OpenSC and kiosks
+    Attach(PhoneAttachArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneAttachArgs {
+    /// Phone file (PIN counters are written back to it)
+    pub phone: PathBuf,
+    /// vpcd's TCP port: 35964 is the reader `Virtual PCD 00 01` (35963, slot 0, is the card's)
+    #[arg(long, default_value_t = jpki_reader::vpcd::DEFAULT_PORT + 1, value_name = "PORT")]
+    pub reader_port: u16,
+    /// Host running pcscd with vpcd
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneNewArgs {
+    /// Phone file to create
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub passphrase: VendorPassphraseArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PortalArgs {
+    /// Portal URL (default: the one the phone applied to, else jpki.toml's [phone] portal_url)
+    #[arg(long, env = "JPKI_PORTAL_URL", value_name = "URL")]
+    pub portal: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneApplyArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// The My Number card file whose signature key signs the application
+    #[arg(long, value_name = "FILE")]
+    pub card: PathBuf,
+    /// Which phone certificates: sign, auth, or both
+    #[arg(long, value_delimiter = ',', default_value = "sign,auth")]
+    pub kinds: Vec<String>,
+    /// File holding the CARD's signature password; else $JPKI_SIGN_PASSWORD or a prompt
+    #[arg(long, env = "JPKI_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub sign_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub phone_pins: PhonePinArgs,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PhonePinArgs {
+    /// File holding the new PHONE signature password (6-16 of A-Z 0-9); else $JPKI_PHONE_SIGN_PASSWORD or a prompt
+    #[arg(long, env = "JPKI_PHONE_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub phone_sign_password_file: Option<PathBuf>,
+    /// File holding the PHONE auth PIN (4 digits); else $JPKI_PHONE_AUTH_PIN or a prompt
+    #[arg(long, env = "JPKI_PHONE_AUTH_PIN_FILE", value_name = "FILE")]
+    pub phone_auth_pin_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneWaitArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// Give up after this many seconds
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Long-poll instead of following the Server-Sent Events stream
+    #[arg(long)]
+    pub long_poll: bool,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneRegisterArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// File holding the PHONE auth PIN; else $JPKI_PHONE_AUTH_PIN or a prompt
+    #[arg(long, env = "JPKI_PHONE_AUTH_PIN_FILE", value_name = "FILE")]
+    pub phone_auth_pin_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneFileArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    #[command(flatten)]
+    pub portal: PortalArgs,
 }

@@ -26,6 +26,41 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub ca: CaConfig,
     pub devices: DevicesConfig,
+    #[serde(default)]
+    pub phone: PhoneSection,
+}
+
+/// `[phone]`: the portal and the phone flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneSection {
+    /// Where `jpki serve` listens.
+    pub listen: String,
+    /// The portal URL phone commands use unless told otherwise.
+    pub portal_url: String,
+    /// The daily issuance window, JST: `HH:MM-HH:MM` or `always`.
+    pub service_hours: String,
+    /// Seconds between registration and the certificates becoming active.
+    pub propagation_delay_seconds: u64,
+    /// SE-vendor root certificates (PEM) whose attestations the RA trusts.
+    pub vendor_roots: Vec<PathBuf>,
+    /// The SE vendor's CA, made by `jpki se-vendor init` (sandbox only).
+    pub vendor_certificate: Option<PathBuf>,
+    pub vendor_key: Option<PathBuf>,
+}
+
+impl Default for PhoneSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            portal_url: "http://127.0.0.1:8080".into(),
+            service_hours: "08:00-19:30".into(),
+            propagation_delay_seconds: 0,
+            vendor_roots: Vec::new(),
+            vendor_certificate: None,
+            vendor_key: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +141,18 @@ impl DataDir {
         } else {
             self.root.join(configured)
         }
+    }
+
+    /// Rewrites `jpki.toml` (atomically).
+    pub fn save_config(&self, config: &Config) -> anyhow::Result<()> {
+        let text = toml::to_string_pretty(config).context("encoding the configuration")?;
+        let path = self.config_path();
+        let temporary = self.root.join(".jpki.toml.new");
+        std::fs::write(&temporary, format!("# jpki configuration\n{text}"))
+            .with_context(|| format!("writing {}", temporary.display()))?;
+        std::fs::rename(&temporary, &path)
+            .with_context(|| format!("replacing {}", path.display()))?;
+        Ok(())
     }
 
     pub fn load_config(&self) -> anyhow::Result<Config> {

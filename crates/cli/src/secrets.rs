@@ -34,6 +34,21 @@ pub const SUPPORT_PIN: SecretSpec = SecretSpec {
     env: "JPKI_SUPPORT_PIN",
     file_flag: "--support-pin-file",
 };
+pub const PHONE_SIGN_PASSWORD: SecretSpec = SecretSpec {
+    label: "phone signature password (スマホ用署名用電子証明書パスワード)",
+    env: "JPKI_PHONE_SIGN_PASSWORD",
+    file_flag: "--phone-sign-password-file",
+};
+pub const PHONE_AUTH_PIN: SecretSpec = SecretSpec {
+    label: "phone user-authentication PIN (スマホ用利用者証明用暗証番号)",
+    env: "JPKI_PHONE_AUTH_PIN",
+    file_flag: "--phone-auth-pin-file",
+};
+pub const VENDOR_PASSPHRASE: SecretSpec = SecretSpec {
+    label: "SE vendor key passphrase",
+    env: "JPKI_SE_VENDOR_PASSPHRASE",
+    file_flag: "--vendor-passphrase-file",
+};
 pub const CA_PASSPHRASE: SecretSpec = SecretSpec {
     label: "CA key passphrase",
     env: "JPKI_CA_PASSPHRASE",
@@ -93,6 +108,16 @@ pub fn read_pin(
 ) -> anyhow::Result<Pin> {
     let text = read_secret(spec, file, purpose)?;
     Ok(Pin::new(policy, text.expose())?)
+}
+
+/// Reads an existing signature password the way real JPKI clients take it: upper-cased
+/// before it is checked and sent (JPKI-FACTS §1.3).
+pub fn read_existing_sign_password(spec: SecretSpec, file: Option<&Path>) -> anyhow::Result<Pin> {
+    let text = read_secret(spec, file, Purpose::Existing)?;
+    Ok(Pin::new(
+        PinPolicy::SignPassword,
+        &text.expose().to_ascii_uppercase(),
+    )?)
 }
 
 fn prompt(text: &str) -> anyhow::Result<SecretString> {

@@ -412,3 +412,199 @@ fn init_and_issue_on_postgres() {
     assert!(!other.path("data").exists(), "nothing was left behind");
     drop(database);
 }
+
+/// A running `jpki serve`, stopped when dropped.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sandbox {
+    fn serve(&self) -> Served {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jpki"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--service-hours",
+                "always",
+            ])
+            .env("JPKI_DATA_DIR", self.path("data"))
+            .env("JPKI_CA_PASSPHRASE_FILE", self.path("passphrase"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .unwrap();
+        let url = first.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        Served { child, url }
+    }
+}
+
+#[test]
+fn phone_commands_against_a_running_portal() {
+    let sandbox = Sandbox::initialized();
+    assert!(
+        sandbox
+            .issue("taro.card", &sandbox.path("sign"))
+            .status
+            .success()
+    );
+    sandbox.write("vendor", "vendor passphrase\n");
+    sandbox.write("phone-sign", "PHONE2026\n");
+    sandbox.write("phone-auth", "4321\n");
+    let vendor = sandbox.path("vendor");
+    let vendor = vendor.to_str().unwrap();
+    sandbox.ok(&["se-vendor", "init", "--vendor-passphrase-file", vendor]);
+    let phone = sandbox.path("phone.json");
+    let phone = phone.to_str().unwrap();
+    sandbox.ok(&[
+        "phone",
+        "new",
+        "--out",
+        phone,
+        "--vendor-passphrase-file",
+        vendor,
+    ]);
+    let served = sandbox.serve();
+    let card = sandbox.path("taro.card");
+    let (sign, phone_sign, phone_auth) = (
+        sandbox.path("sign"),
+        sandbox.path("phone-sign"),
+        sandbox.path("phone-auth"),
+    );
+    let apply = |phone_sign: &Path| {
+        sandbox.jpki(&[
+            "phone",
+            "apply",
+            phone,
+            "--card",
+            card.to_str().unwrap(),
+            "--sign-password-file",
+            sign.to_str().unwrap(),
+            "--phone-sign-password-file",
+            phone_sign.to_str().unwrap(),
+            "--phone-auth-pin-file",
+            phone_auth.to_str().unwrap(),
+            "--portal",
+            &served.url,
+        ])
+    };
+
+    // A lower-case new phone password is refused before anything is generated.
+    let before = std::fs::read(sandbox.path("phone.json")).unwrap();
+    let lower = sandbox.write("phone-sign-lower", "phone2026\n");
+    let output = apply(&lower);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("lower-case"));
+    assert_eq!(
+        std::fs::read(sandbox.path("phone.json")).unwrap(),
+        before,
+        "nothing written"
+    );
+
+    let output = apply(&phone_sign);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("accepted: Issued"));
+    let waited = sandbox.ok(&["phone", "wait", phone, "--timeout", "20"]);
+    assert!(waited.contains("ready to register"), "{waited}");
+    let registered = sandbox.ok(&[
+        "phone",
+        "register",
+        phone,
+        "--phone-auth-pin-file",
+        phone_auth.to_str().unwrap(),
+    ]);
+    assert!(registered.contains("registered"), "{registered}");
+    let status = sandbox.ok(&["phone", "status", phone]);
+    assert_eq!(status.matches(" active ").count(), 2, "{status}");
+    let history = sandbox.ok(&["phone", "history", phone]);
+    for action in ["applied", "issued", "notified", "registered"] {
+        assert!(history.contains(action), "{history}");
+    }
+    let error = sandbox.fails(&[
+        "phone",
+        "apply",
+        phone,
+        "--card",
+        card.to_str().unwrap(),
+        "--kinds",
+        "selfie",
+    ]);
+    assert!(error.contains("unknown certificate kind"), "{error}");
+
+    phone_answers_opensc_through_pcsc(&sandbox, phone);
+}
+
+/// `jpki phone attach` on vpcd slot 1: OpenSC's jpki driver lists the phone's four
+/// certificates through pcscd. Skipped (visibly) where the PC/SC stack is missing,
+/// unless JPKI_REQUIRE_PCSC=1.
+fn phone_answers_opensc_through_pcsc(sandbox: &Sandbox, phone: &str) {
+    let reader = "Virtual PCD 00 01";
+    let listing = Command::new("opensc-tool").arg("-l").output();
+    let available = listing
+        .as_ref()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(reader));
+    if !available {
+        let required = std::env::var("JPKI_REQUIRE_PCSC").is_ok_and(|value| value == "1");
+        assert!(
+            !required,
+            "JPKI_REQUIRE_PCSC=1 but pcscd has no reader {reader:?}"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED pcsc (phone): pcscd with vpcd reader {reader:?} is not available"
+        );
+        return;
+    }
+    let mut attach = Command::new(env!("CARGO_BIN_EXE_jpki"))
+        .args(["phone", "attach", phone, "--reader-port", "35964"])
+        .env("JPKI_DATA_DIR", sandbox.path("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut certificates = String::new();
+    while std::time::Instant::now() < deadline {
+        let output = Command::new("pkcs15-tool")
+            .args(["-r", "1", "--list-certificates"])
+            .output()
+            .unwrap();
+        certificates = String::from_utf8_lossy(&output.stdout).into_owned();
+        if certificates.matches("X.509 Certificate").count() == 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let name = Command::new("opensc-tool")
+        .args(["-r", "1", "-n"])
+        .output()
+        .unwrap();
+    let _ = attach.kill();
+    let _ = attach.wait();
+    assert_eq!(
+        certificates.matches("X.509 Certificate").count(),
+        4,
+        "{certificates}"
+    );
+    assert_eq!(String::from_utf8_lossy(&name.stdout).trim(), "jpki");
+}

@@ -414,6 +414,8 @@ pub enum BridgeError {
         #[source]
         source: CardFileError,
     },
+    #[error("cannot write {}: {reason}", path.display())]
+    PersistDevice { path: PathBuf, reason: String },
     #[error("cannot resolve {host}:{port}: {reason}")]
     Resolve {
         host: String,

@@ -298,6 +298,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     jpki_card::file::save(&card_file, &mut card, &kek)?;
 
+    phone_steps(data_dir, &work, &card_file, &passphrase_file).await?;
+
     println!();
     match &args.keep {
         Some(dir) => println!(
@@ -366,4 +368,222 @@ fn read_whole_ef(card: &mut VirtualCard) -> anyhow::Result<Vec<u8>> {
         1 + total.div_ceil(256)
     );
     Ok(out)
+}
+
+/// Steps 8–13: the smartphone certificates (guide sections 2-C to 2-E).
+async fn phone_steps(
+    data_dir: Option<&std::path::Path>,
+    work: &std::path::Path,
+    card_file: &std::path::Path,
+    passphrase_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::cli::{
+        PhoneApplyArgs, PhoneFileArgs, PhoneNewArgs, PhonePinArgs, PhoneRegisterArgs,
+        PhoneWaitArgs, PortalArgs, SeVendorInitArgs, VendorPassphraseArgs,
+    };
+    use crate::commands::{phone, se_vendor, serve};
+
+    let write = |name: &str, value: &str| -> anyhow::Result<PathBuf> {
+        let path = work.join(name);
+        std::fs::write(&path, format!("{value}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    };
+    let vendor_passphrase = VendorPassphraseArgs {
+        vendor_passphrase_file: Some(write(
+            "vendor-passphrase",
+            &hex::encode(jpki_crypto::random_bytes(16)?),
+        )?),
+    };
+
+    step(
+        8,
+        "スマホの製造 — a phone with a secure element",
+        &[
+            "An SE vendor certifies the device key of every secure element it makes; the RA trusts",
+            "only configured vendor roots. The phone's JPKI AP answers only the portal app (an",
+            "access rule on the app's identity, as GlobalPlatform SEAC does).",
+        ],
+    );
+    se_vendor::init(
+        data_dir,
+        SeVendorInitArgs {
+            name: "jpki demo SE vendor".into(),
+            passphrase: vendor_passphrase.clone(),
+        },
+    )
+    .await?;
+    let phone_file = work.join("phone.json");
+    phone::new(
+        data_dir,
+        PhoneNewArgs {
+            out: phone_file.clone(),
+            passphrase: vendor_passphrase,
+        },
+    )
+    .await?;
+
+    step(
+        9,
+        "マイナポータル — the portal",
+        &[
+            "`jpki serve` runs the portal: the JSON API the phone app uses (/api/v1, OpenAPI at",
+            "/api/v1/openapi.json), notifications over Server-Sent Events, and the issuance queue.",
+            "Real issuance runs 08:00–19:30 JST; the demo's portal issues at any hour.",
+        ],
+    );
+    let context = Context::open(data_dir).await?;
+    let passphrase = jpki_crypto::read_passphrase(&jpki_crypto::PassphraseSource::File(
+        passphrase_file.to_owned(),
+    ))?;
+    let roots = se_vendor::vendor_roots(&context)?;
+    let state = serve::portal_state(
+        &context,
+        &passphrase,
+        jpki_authority::phone::ServiceHours::ALWAYS,
+        0,
+        roots,
+    )?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, jpki_portal::app(state)).await;
+    });
+    println!("  portal listening on {url}");
+    let portal = PortalArgs { portal: Some(url) };
+
+    step(
+        10,
+        "スマホ用電子証明書を申請する — apply with the My Number card",
+        &[
+            "The phone generates two key pairs in its SE, sets the phone's own PINs, attests each",
+            "key over the portal's nonce and signs a CSR with it; the card verifies its signature",
+            "password and signs the application. The RA checks nonce, card, resident, attestations,",
+            "CSRs and kinds, in that order; the CA issues both phone certificates.",
+            &format!(
+                "Phone PINs in this demo: signature password {PHONE_SIGN_PASSWORD}, auth PIN {PHONE_AUTH_PIN}."
+            ),
+        ],
+    );
+    let phone_pins = PhonePinArgs {
+        phone_sign_password_file: Some(write("phone-sign-password", PHONE_SIGN_PASSWORD)?),
+        phone_auth_pin_file: Some(write("phone-auth-pin", PHONE_AUTH_PIN)?),
+    };
+    phone::apply(
+        data_dir,
+        PhoneApplyArgs {
+            phone: phone_file.clone(),
+            card: card_file.to_owned(),
+            kinds: vec!["sign".into(), "auth".into()],
+            sign_password_file: Some(work.join("sign-password")),
+            phone_pins: phone_pins.clone(),
+            portal: portal.clone(),
+        },
+    )
+    .await?;
+
+    step(
+        11,
+        "プッシュ通知 — the notification",
+        &["The app follows the portal's event stream until the certificates are ready."],
+    );
+    phone::wait(
+        data_dir,
+        PhoneWaitArgs {
+            phone: phone_file.clone(),
+            timeout: 30,
+            long_poll: false,
+            portal: portal.clone(),
+        },
+    )
+    .await?;
+
+    step(
+        12,
+        "スマホ用電子証明書の登録 — registration",
+        &[
+            "The app writes the certificates into the SE and confirms with a signature by the new",
+            "authentication key over a fresh nonce. The certificates are active at once (the real",
+            "service asks you to wait ~15 minutes); any other phone of the person is revoked.",
+        ],
+    );
+    phone::register(
+        data_dir,
+        PhoneRegisterArgs {
+            phone: phone_file.clone(),
+            phone_auth_pin_file: phone_pins.phone_auth_pin_file.clone(),
+            portal: portal.clone(),
+        },
+    )
+    .await?;
+    phone::status(
+        data_dir,
+        PhoneFileArgs {
+            phone: phone_file.clone(),
+            portal: portal.clone(),
+        },
+    )
+    .await?;
+    phone::history(
+        data_dir,
+        PhoneFileArgs {
+            phone: phone_file.clone(),
+            portal,
+        },
+    )
+    .await?;
+
+    step(
+        13,
+        "スマホだけで — the phone alone",
+        &[
+            "Card software reading the phone through its contactless interface sees a phone token,",
+            "and the phone's authentication certificate only after the phone's auth PIN.",
+        ],
+    );
+    let mut phone =
+        jpki_app::Phone::load(&phone_file, &context.device_kek()?, context.clock.clone())?;
+    let mut session = phone.se.open_session(jpki_se::Interface::Contactless);
+    exchange_session(
+        &mut session,
+        "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01",
+        "SELECT the JPKI AP",
+    )?;
+    exchange_session(
+        &mut session,
+        "00 A4 02 0C 02 00 06",
+        "SELECT EF 0006 (token information)",
+    )?;
+    let token = exchange_session(&mut session, "00 B0 00 00 20", "READ BINARY 32 bytes")?;
+    println!(
+        "    token: {:?}",
+        String::from_utf8_lossy(&token.data).trim_end()
+    );
+    exchange_session(
+        &mut session,
+        "00 A4 02 0C 02 00 0A",
+        "SELECT EF 000A (auth certificate)",
+    )?;
+    exchange_session(
+        &mut session,
+        "00 B0 00 00 04",
+        "READ BINARY before the phone's auth PIN: refused",
+    )?;
+    Ok(())
+}
+
+const PHONE_SIGN_PASSWORD: &str = "PHONE2026";
+const PHONE_AUTH_PIN: &str = "4321";
+
+fn exchange_session(
+    session: &mut jpki_se::Session<&mut jpki_se::VirtualSecureElement>,
+    hex: &str,
+    what: &str,
+) -> anyhow::Result<Response> {
+    let bytes = card::parse_hex_apdu(hex)?;
+    println!("  {what}");
+    println!("    > {}", card::describe_command(&bytes));
+    let response = session.transmit(&bytes);
+    println!("    < {}", card::describe_response(&response));
+    Ok(Response::parse(&response)?)
 }

@@ -11,7 +11,9 @@ use jpki_store::{AuthorityRecord, CaStore, Store};
 use time::{Duration, OffsetDateTime};
 
 use crate::cli::InitArgs;
-use crate::datadir::{CaConfig, Config, DataDir, DatabaseConfig, DevicesConfig, redact_url};
+use crate::datadir::{
+    CaConfig, Config, DataDir, DatabaseConfig, DevicesConfig, PhoneSection, redact_url,
+};
 use crate::output;
 use crate::secrets::{self, CA_PASSPHRASE, Purpose as SecretPurpose};
 
@@ -120,6 +122,7 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
             passphrase_file,
         },
         devices: DevicesConfig { kek_file },
+        phone: PhoneSection::default(),
     };
 
     // Step 3: the database. SQLite lives in the staging directory; PostgreSQL is remote.

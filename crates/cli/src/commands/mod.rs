@@ -5,7 +5,10 @@ mod card;
 mod demo;
 mod init;
 mod pcsc;
+mod phone;
 mod resident;
+mod se_vendor;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -17,6 +20,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(data_dir, args).await?,
         Command::Resident(command) => resident::run(data_dir, command).await?,
         Command::Card(command) => card::run(data_dir, command).await?,
+        Command::Serve(args) => serve::run(data_dir, args).await?,
+        Command::Phone(command) => phone::run(data_dir, command).await?,
+        Command::SeVendor(command) => se_vendor::run(data_dir, command).await?,
         Command::Demo(args) => demo::run(args).await?,
         Command::Bench(command) => bench::run(command)?,
     }

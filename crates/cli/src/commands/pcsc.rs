@@ -63,7 +63,7 @@ pub async fn attach(data_dir: Option<&Path>, args: CardAttachArgs) -> anyhow::Re
 }
 
 /// Raises `stop` on SIGINT or SIGTERM.
-async fn raise_on_signal(stop: Arc<AtomicBool>) {
+pub(crate) async fn raise_on_signal(stop: Arc<AtomicBool>) {
     let terminate = async {
         #[cfg(unix)]
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -91,7 +91,7 @@ async fn raise_on_signal(stop: Arc<AtomicBool>) {
     stop.store(true, Ordering::SeqCst);
 }
 
-fn print_event(event: BridgeEvent<'_>) {
+pub(crate) fn print_event(event: BridgeEvent<'_>) {
     match event {
         // Per APDU: the log, not the terminal.
         BridgeEvent::Card(CardAction::Answered { ins }) => {
