@@ -37,6 +37,7 @@ pub(crate) struct CheckedMessage {
 pub(crate) fn check_detached(
     cms_der: &[u8],
     content: &[u8],
+    parse: &dyn Fn(&[u8]) -> Option<ParsedCertificate>,
 ) -> Result<CheckedMessage, (InvalidReason, Option<Box<ParsedCertificate>>)> {
     let malformed = |detail: String| (InvalidReason::Malformed { detail }, None);
     // Step 1.
@@ -134,7 +135,7 @@ pub(crate) fn check_detached(
     let mut parsed: Vec<ParsedCertificate> = view
         .certificates
         .iter()
-        .filter_map(|der| ParsedCertificate::from_der(der).ok())
+        .filter_map(|der| parse(der))
         .collect();
     let position = parsed
         .iter()

@@ -1,6 +1,7 @@
 //! [`Verifier`]: trust anchors + status checking, and the three checks a relying party runs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use jpki_crypto::SignatureAlgorithm;
 use jpki_model::{Purpose, RevocationReason};
@@ -21,7 +22,27 @@ use crate::{VerifyError, cms, login};
 pub struct Verifier {
     trust: TrustStore,
     status: StatusChecker,
+    /// Paths already validated, by end-entity fingerprint and purpose, with the window in
+    /// which every certificate of the path is valid. The anchors never change for a
+    /// verifier, so a path that validated stays valid inside that window: re-checking it
+    /// would repeat the same signature verifications. Status is never cached here (the
+    /// status checker caches responses until their nextUpdate).
+    paths: Mutex<HashMap<([u8; 32], Purpose), CachedPath>>,
+    /// Certificates already parsed, by the SHA-256 of their DER: the same signer and CA
+    /// certificates arrive in every CMS from one person.
+    parsed: Mutex<HashMap<[u8; 32], ParsedCertificate>>,
 }
+
+#[derive(Debug, Clone)]
+struct CachedPath {
+    path: path::ValidatedPath,
+    valid_from: OffsetDateTime,
+    valid_until: OffsetDateTime,
+}
+
+/// Beyond this many cached paths the cache starts over (a bound, not an LRU: a relying
+/// party sees far fewer distinct signers than this between restarts).
+const PATH_CACHE_LIMIT: usize = 65_536;
 
 impl Verifier {
     /// A verifier with [`StatusOptions::default`] (OCSP first, CRL fallback) over the
@@ -43,6 +64,8 @@ impl Verifier {
         Self {
             trust,
             status: StatusChecker::new(options, transport),
+            paths: Mutex::new(HashMap::new()),
+            parsed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,7 +123,7 @@ impl Verifier {
         at: OffsetDateTime,
     ) -> Report {
         let mut report = Report::new(CheckKind::CmsSignature, self.evidence(at));
-        match cms::check_detached(cms_der, content) {
+        match cms::check_detached(cms_der, content, &|der| self.parse_certificate(der)) {
             Ok(message) => {
                 report = report.with_certificate(message.signer.certificate());
                 report.claimed_signing_time = message.claimed_signing_time;
@@ -186,7 +209,7 @@ impl Verifier {
         purpose: Purpose,
         at: OffsetDateTime,
     ) -> Report {
-        let validated = match path::validate(end_entity, pool, &self.trust, purpose, at) {
+        let validated = match self.validated_path(end_entity, pool, purpose, at) {
             Ok(validated) => validated,
             Err(failure) => {
                 report.path = failure
@@ -222,6 +245,64 @@ impl Verifier {
             StatusOutcome::Unavailable(reason) => Verdict::indeterminate(reason),
         };
         report
+    }
+}
+
+impl Verifier {
+    /// Parses a certificate, from the cache when the same DER was parsed before.
+    fn parse_certificate(&self, der: &[u8]) -> Option<ParsedCertificate> {
+        let key = jpki_crypto::sha256(der);
+        if let Ok(cache) = self.parsed.lock()
+            && let Some(parsed) = cache.get(&key)
+        {
+            return Some(parsed.clone());
+        }
+        let parsed = ParsedCertificate::from_der(der).ok()?;
+        if let Ok(mut cache) = self.parsed.lock() {
+            if cache.len() >= PATH_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(key, parsed.clone());
+        }
+        Some(parsed)
+    }
+
+    /// The validated path of `end_entity`, from the cache when a path validated earlier is
+    /// valid at `at`, else by full RFC 5280 validation (cached on success).
+    fn validated_path(
+        &self,
+        end_entity: &ParsedCertificate,
+        pool: &[ParsedCertificate],
+        purpose: Purpose,
+        at: OffsetDateTime,
+    ) -> Result<path::ValidatedPath, path::PathFailure> {
+        let key = (end_entity.certificate().fingerprint_sha256(), purpose);
+        if let Ok(cache) = self.paths.lock()
+            && let Some(cached) = cache.get(&key)
+            && cached.valid_from <= at
+            && at <= cached.valid_until
+        {
+            return Ok(cached.path.clone());
+        }
+        let validated = path::validate(end_entity, pool, &self.trust, purpose, at)?;
+        let valid_from = validated.certificates().map(|c| c.not_before()).max();
+        let valid_until = validated.certificates().map(|c| c.not_after()).min();
+        if let (Some(valid_from), Some(valid_until), Ok(mut cache)) =
+            (valid_from, valid_until, self.paths.lock())
+        {
+            if cache.len() >= PATH_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(
+                key,
+                CachedPath {
+                    path: validated.clone(),
+                    valid_from,
+                    valid_until,
+                },
+            );
+        }
+        Ok(validated)
     }
 }
 
