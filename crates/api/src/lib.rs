@@ -14,7 +14,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod codes;
+mod lifecycle;
 mod v1;
 
 pub use codes::ErrorCode;
+pub use lifecycle::*;
 pub use v1::*;

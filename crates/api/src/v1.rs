@@ -49,6 +49,12 @@ pub enum NoncePurpose {
     Application,
     /// Binds a registration: the new authentication key's signature.
     Registration,
+    /// Binds a lift of a suspension (一時利用停止の解除), signed with the card.
+    Lift,
+    /// Binds a revocation (of this phone's or another phone's certificates).
+    Revocation,
+    /// Binds a phone PIN reset.
+    PinReset,
 }
 
 impl NoncePurpose {
@@ -56,6 +62,9 @@ impl NoncePurpose {
         match self {
             Self::Application => "application",
             Self::Registration => "registration",
+            Self::Lift => "lift",
+            Self::Revocation => "revocation",
+            Self::PinReset => "pin_reset",
         }
     }
 }
@@ -451,5 +460,246 @@ mod tests {
         assert_eq!(json["type"], "urn:jpki:error:NONCE_REUSED");
         assert_eq!(json["status"], 409);
         assert!(json["title_ja"].as_str().unwrap().contains("ナンス"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Login (portal), signed submissions, platform operator, sign requests
+// ---------------------------------------------------------------------------------------
+
+/// The canonical text an authentication key signs to log in:
+///
+/// ```text
+/// jpki login v1
+/// challenge <challenge id>
+/// nonce <challenge bytes, base64url, as given>
+/// ```
+pub fn login_to_be_signed(challenge_id: &str, challenge: &str) -> Vec<u8> {
+    format!("jpki login v1\nchallenge {challenge_id}\nnonce {challenge}").into_bytes()
+}
+
+/// `POST /api/v1/login/challenges` (the browser, or the CLI acting as one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginChallengeCreated {
+    pub challenge_id: String,
+    /// base64url; what the phone signs (within [`login_to_be_signed`]).
+    pub challenge: String,
+    /// Short code shown on the page (and in a QR) that the person types in the app.
+    pub code: String,
+    /// Only the browser holds this: it collects the session once the phone approved.
+    pub browser_secret: String,
+    pub expires_at: String,
+}
+
+/// `GET /api/v1/login/codes/{code}` (the phone looks the challenge up by its code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginChallengeView {
+    pub challenge_id: String,
+    pub challenge: String,
+    pub expires_at: String,
+    pub approved: bool,
+}
+
+/// `POST /api/v1/login/challenges/{id}/approval`: the phone's (or card's) answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginApprovalRequest {
+    /// The user-authentication certificate (base64 DER).
+    pub certificate: String,
+    /// Its key's signature (base64) over [`login_to_be_signed`].
+    pub signature: String,
+}
+
+/// `POST /api/v1/login/challenges/{id}/session`: the browser collects its session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    pub browser_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCreated {
+    /// Bearer token for the portal (or a cookie set by the web pages).
+    pub session_token: String,
+    pub expires_at: String,
+    pub name: String,
+}
+
+/// `GET /api/v1/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub name: String,
+    pub expires_at: String,
+}
+
+/// `POST /api/v1/submissions`: a signed online application (オンライン申請).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionRequest {
+    pub title: String,
+    /// e.g. `application/json`, `application/pdf`.
+    pub content_type: String,
+    /// The form (base64).
+    pub content: String,
+    /// Detached CMS SignedData over `content` by a signature certificate (base64 DER).
+    pub signature: String,
+}
+
+/// The portal's receipt (受付票).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionReceipt {
+    pub receipt_id: String,
+    pub title: String,
+    pub received_at: String,
+    /// SHA-256 of the content, hex.
+    pub content_sha256: String,
+    pub signer_name: String,
+    pub certificate_kind: String,
+    pub certificate_serial: String,
+    /// How the signature was found valid at submission time: `ocsp` or `crl`.
+    pub evidence: String,
+}
+
+/// A kept submission, re-checked now from its stored evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionView {
+    pub receipt: SubmissionReceipt,
+    /// The verification report made at submission (jpki-verify's JSON, evidence included).
+    pub report: serde_json::Value,
+    /// Whether re-checking the kept signature with the kept evidence still says valid.
+    pub recheck_valid: bool,
+}
+
+/// The canonical text a platform user's key signs (registration: signature key; login:
+/// authentication key):
+///
+/// ```text
+/// jpki platform v1
+/// <register|login>
+/// nonce <nonce as given>
+/// ```
+pub fn platform_to_be_signed(action: &str, nonce: &str) -> Vec<u8> {
+    format!("jpki platform v1\n{action}\nnonce {nonce}").into_bytes()
+}
+
+/// `POST /api/v1/platform/users` and `/platform/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformProof {
+    pub certificate: String,
+    pub nonce: String,
+    pub signature: String,
+}
+
+/// `POST /api/v1/platform/replacement`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformReplacement {
+    /// The new signature certificate (base64 DER).
+    pub certificate: String,
+}
+
+/// The basic 4 information on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicInfoView {
+    pub name: String,
+    pub name_substitute: String,
+    pub address: String,
+    pub address_substitute: String,
+    pub date_of_birth: String,
+    pub sex: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformUserView {
+    /// Stable per relying party and person, across renewals and moves.
+    pub user_id: String,
+    /// Present when a signature certificate was presented.
+    pub basic_info: Option<BasicInfoView>,
+    pub certificate_serial: String,
+    /// For a replacement: the certificate it replaced.
+    pub replaces_serial: Option<String>,
+}
+
+/// `POST /api/v1/platform/sign-requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequestCreate {
+    pub user_id: String,
+    /// What the person sees: why this is to be signed.
+    pub purpose: String,
+    pub kind: PhoneKind,
+    /// What is to be signed (base64).
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignRequestCreated {
+    pub request_id: String,
+    /// Shown by the relying party and by the phone; the person checks they match.
+    pub verification_code: String,
+    pub expires_at: String,
+}
+
+/// The relying party's view of its request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignRequestResult {
+    pub request_id: String,
+    /// `pending`, `approved`, `declined` or `expired`.
+    pub state: String,
+    /// For `signature`: detached CMS over the content; for `authentication`: RSASSA-PKCS1-v1_5
+    /// SHA-256 over the content (base64).
+    pub signature: Option<String>,
+    pub certificate: Option<String>,
+}
+
+/// A pending request as the phone app lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignRequest {
+    pub request_id: String,
+    pub relying_party: String,
+    pub purpose: String,
+    pub kind: PhoneKind,
+    pub content: String,
+    pub verification_code: String,
+    pub expires_at: String,
+}
+
+/// `POST /api/v1/devices/{id}/sign-requests/{request}/answer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequestAnswer {
+    pub approve: bool,
+    pub signature: Option<String>,
+    pub certificate: Option<String>,
+}
+
+/// The verification code of a sign request: 6 digits from SHA-256 over the request id,
+/// the relying party's registered name and the content's SHA-256, so a phishing page that
+/// changes any of them shows a different code than the phone does.
+pub fn verification_code(request_id: &str, relying_party: &str, content: &[u8]) -> String {
+    let mut input = b"jpki sign request v1\n".to_vec();
+    input.extend_from_slice(request_id.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(relying_party.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(&sha256(content));
+    let digest = sha256(&input);
+    let number = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % 1_000_000;
+    format!("{number:06}")
+}
+
+#[cfg(test)]
+mod relying_tests {
+    use super::*;
+
+    #[test]
+    fn verification_codes_change_with_every_input() {
+        let base = verification_code("r1", "Example Bank", b"content");
+        assert_eq!(base.len(), 6);
+        assert_eq!(base, verification_code("r1", "Example Bank", b"content"));
+        assert_ne!(base, verification_code("r2", "Example Bank", b"content"));
+        assert_ne!(base, verification_code("r1", "Examp1e Bank", b"content"));
+        assert_ne!(base, verification_code("r1", "Example Bank", b"c0ntent"));
     }
 }

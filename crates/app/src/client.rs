@@ -6,11 +6,17 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use jpki_api::{
     ApplicationAccepted, ApplicationRequest, ApplicationView, DeviceCertificates, DeviceEventView,
-    IssuedCertificates, NoncePurpose, NonceRequest, NonceResponse, Problem, RegistrationRequest,
-    RegistrationResult, UsageHistory,
+    IssuedCertificates, LoginApprovalRequest, LoginChallengeCreated, LoginChallengeView,
+    NoncePurpose, NonceRequest, NonceResponse, PendingSignRequest, PlatformProof,
+    PlatformReplacement, PlatformUserView, Problem, RegistrationRequest, RegistrationResult,
+    SessionCreated, SessionRequest, SessionView, SignRequestAnswer, SignRequestCreate,
+    SignRequestCreated, SignRequestResult, SubmissionReceipt, SubmissionRequest, SubmissionView,
+    UsageHistory,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
+
+mod lifecycle;
 
 /// Why a call to the portal failed.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +208,186 @@ impl PortalClient {
         ))
         .await?;
         Ok(())
+    }
+
+    // ---------------------------------------------------------------- login
+
+    pub async fn create_login(&self) -> Result<LoginChallengeCreated, ClientError> {
+        self.send(self.request(Method::POST, "/api/v1/login/challenges", None))
+            .await
+    }
+
+    pub async fn login_by_code(&self, code: &str) -> Result<LoginChallengeView, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/login/codes/{code}"), None))
+            .await
+    }
+
+    pub async fn login_view(&self, id: &str) -> Result<LoginChallengeView, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/login/challenges/{id}"), None))
+            .await
+    }
+
+    pub async fn approve_login(
+        &self,
+        id: &str,
+        answer: &LoginApprovalRequest,
+    ) -> Result<(), ClientError> {
+        self.execute(
+            self.request(
+                Method::POST,
+                &format!("/api/v1/login/challenges/{id}/approval"),
+                None,
+            )
+            .json(answer),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn collect_session(
+        &self,
+        id: &str,
+        browser_secret: &str,
+    ) -> Result<SessionCreated, ClientError> {
+        let body = SessionRequest {
+            browser_secret: browser_secret.to_owned(),
+        };
+        self.send(
+            self.request(
+                Method::POST,
+                &format!("/api/v1/login/challenges/{id}/session"),
+                None,
+            )
+            .json(&body),
+        )
+        .await
+    }
+
+    pub async fn session(&self, session_token: &str) -> Result<SessionView, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/session", Some(session_token)))
+            .await
+    }
+
+    // ---------------------------------------------------------------- submissions
+
+    pub async fn submit_signed(
+        &self,
+        request: &SubmissionRequest,
+    ) -> Result<SubmissionReceipt, ClientError> {
+        self.send(
+            self.request(Method::POST, "/api/v1/submissions", None)
+                .json(request),
+        )
+        .await
+    }
+
+    pub async fn submissions(
+        &self,
+        device: &str,
+        token: &str,
+    ) -> Result<Vec<SubmissionView>, ClientError> {
+        self.send(self.request(
+            Method::GET,
+            &format!("/api/v1/devices/{device}/submissions"),
+            Some(token),
+        ))
+        .await
+    }
+
+    // ---------------------------------------------------------------- sign requests (phone)
+
+    pub async fn pending_sign_requests(
+        &self,
+        device: &str,
+        token: &str,
+    ) -> Result<Vec<PendingSignRequest>, ClientError> {
+        self.send(self.request(
+            Method::GET,
+            &format!("/api/v1/devices/{device}/sign-requests"),
+            Some(token),
+        ))
+        .await
+    }
+
+    pub async fn answer_sign_request(
+        &self,
+        device: &str,
+        token: &str,
+        request_id: &str,
+        answer: &SignRequestAnswer,
+    ) -> Result<(), ClientError> {
+        let path = format!("/api/v1/devices/{device}/sign-requests/{request_id}/answer");
+        self.execute(self.request(Method::POST, &path, Some(token)).json(answer))
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- platform (relying party)
+
+    pub async fn platform_nonce(&self, key: &str) -> Result<jpki_api::NonceResponse, ClientError> {
+        self.send(self.request(Method::POST, "/api/v1/platform/nonces", Some(key)))
+            .await
+    }
+
+    pub async fn platform_register(
+        &self,
+        key: &str,
+        proof: &PlatformProof,
+    ) -> Result<PlatformUserView, ClientError> {
+        self.send(
+            self.request(Method::POST, "/api/v1/platform/users", Some(key))
+                .json(proof),
+        )
+        .await
+    }
+
+    pub async fn platform_login(
+        &self,
+        key: &str,
+        proof: &PlatformProof,
+    ) -> Result<PlatformUserView, ClientError> {
+        self.send(
+            self.request(Method::POST, "/api/v1/platform/login", Some(key))
+                .json(proof),
+        )
+        .await
+    }
+
+    pub async fn platform_replacement(
+        &self,
+        key: &str,
+        replacement: &PlatformReplacement,
+    ) -> Result<PlatformUserView, ClientError> {
+        self.send(
+            self.request(Method::POST, "/api/v1/platform/replacement", Some(key))
+                .json(replacement),
+        )
+        .await
+    }
+
+    pub async fn create_sign_request(
+        &self,
+        key: &str,
+        request: &SignRequestCreate,
+    ) -> Result<SignRequestCreated, ClientError> {
+        self.send(
+            self.request(Method::POST, "/api/v1/platform/sign-requests", Some(key))
+                .json(request),
+        )
+        .await
+    }
+
+    pub async fn sign_request_result(
+        &self,
+        key: &str,
+        id: &str,
+    ) -> Result<SignRequestResult, ClientError> {
+        self.send(self.request(
+            Method::GET,
+            &format!("/api/v1/platform/sign-requests/{id}"),
+            Some(key),
+        ))
+        .await
     }
 
     /// Long poll: events after `after`, waiting up to `wait` for one.

@@ -17,6 +17,9 @@ use jpki_se::{Interface, SlotUsage};
 use crate::client::{ClientError, PortalClient};
 use crate::phone::{Phone, portal_app_identity};
 
+mod lifecycle;
+pub use lifecycle::{lift, reset_pin, revoke, revoke_other};
+
 /// Why a flow stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -423,4 +426,39 @@ pub async fn status(phone: &Phone, client: &PortalClient) -> Result<DeviceCertif
 pub async fn history(phone: &Phone, client: &PortalClient) -> Result<UsageHistory, FlowError> {
     let (token, _) = token(phone)?;
     Ok(client.history(phone.se.serial().as_str(), &token).await?)
+}
+
+/// Signs `content` with the phone's signature key (after the phone signature password),
+/// as a detached CMS SignedData carrying the phone signature certificate: what an
+/// online application (オンライン申請) is sent with.
+pub fn sign_document(
+    phone: &mut Phone,
+    sign_password: &Pin,
+    content: &[u8],
+    signing_time: time::OffsetDateTime,
+) -> Result<Vec<u8>, FlowError> {
+    let identity = portal_app_identity()?;
+    let session = phone.se.open_session(Interface::Omapi(identity));
+    let mut ap = JpkiAp::select(session).map_err(se_error)?;
+    ap.verify(PinSlot::Sign, sign_password)
+        .map_err(phone_verify("phone signature password"))?;
+    let certificate = ap
+        .read_certificate(CertificateSlot::Sign)
+        .map_err(se_error)?;
+    let ca = ap
+        .read_certificate(CertificateSlot::SignCa)
+        .map_err(se_error)?;
+    let key = jpki_pkix::JpkiCertificate::from_der(&certificate)
+        .map_err(|error| FlowError::Invalid(format!("the phone's signature certificate: {error}")))?
+        .public_key_der()
+        .to_vec();
+    let signer = CardSigner::new(&mut ap, KeySlot::Sign, key);
+    jpki_pkix::cms::sign_detached(
+        content,
+        &signer,
+        &certificate,
+        &[ca.as_slice()],
+        signing_time,
+    )
+    .map_err(|error| FlowError::Invalid(format!("making the signature: {error}")))
 }

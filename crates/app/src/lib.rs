@@ -20,6 +20,7 @@ pub mod bridge;
 pub mod client;
 pub mod flows;
 mod phone;
+pub mod relying;
 
 pub use client::{ClientError, PortalClient};
 pub use phone::{AppState, PORTAL_APP_PACKAGE, Phone, PhoneFileError, portal_app_identity};

@@ -398,6 +398,7 @@ async fn every_ra_refusal_has_its_own_code_and_issues_nothing() {
                 at: default_now(),
                 reason: RevocationReason::KeyCompromise,
             },
+            default_now(),
         )
         .await
         .unwrap();
@@ -721,4 +722,317 @@ async fn two_phones_racing_to_register_leave_exactly_one_active() {
 
 fn futures_block<F: std::future::Future>(future: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+// ---------------------------------------------------------------------------------------
+// Relying parties: login, signed online applications, platform API, sign requests
+// ---------------------------------------------------------------------------------------
+
+fn auth_pin() -> jpki_crypto::Pin {
+    pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()
+}
+
+fn phone_password() -> jpki_crypto::Pin {
+    pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_logs_in_alone_and_approves_a_browser_login() {
+    use jpki_app::relying::{LoginOutcome, login};
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 認証", "1982-02-22").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+
+    // The CLI plays the browser too.
+    let LoginOutcome::Session(session) =
+        login(&mut phone, &client, None, &auth_pin()).await.unwrap()
+    else {
+        panic!("a session")
+    };
+    assert_eq!(session.name, "公的 認証");
+    assert_eq!(
+        client.session(&session.session_token).await.unwrap().name,
+        "公的 認証"
+    );
+
+    // Cross-device: a browser shows a code, the phone approves, the browser collects.
+    let browser = client.create_login().await.unwrap();
+    assert!(
+        !client
+            .login_view(&browser.challenge_id)
+            .await
+            .unwrap()
+            .approved
+    );
+    let outcome = login(
+        &mut phone,
+        &client,
+        Some(&browser.code.to_ascii_lowercase()),
+        &auth_pin(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, LoginOutcome::Approved { .. }));
+    assert!(
+        client
+            .login_view(&browser.challenge_id)
+            .await
+            .unwrap()
+            .approved
+    );
+    let collected = client
+        .collect_session(&browser.challenge_id, &browser.browser_secret)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.session(&collected.session_token).await.unwrap().name,
+        "公的 認証"
+    );
+    let again = client
+        .collect_session(&browser.challenge_id, &browser.browser_secret)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.code(),
+        Some(ErrorCode::SessionInvalid),
+        "collected once"
+    );
+    let error = login(&mut phone, &client, Some(&browser.code), &auth_pin())
+        .await
+        .unwrap_err();
+    assert_eq!(problem_code(&error), Some(ErrorCode::LoginAlreadyApproved));
+
+    // An expired code is refused.
+    let late = client.create_login().await.unwrap();
+    sandbox.clock.advance(TimeDuration::minutes(6));
+    let error = login(&mut phone, &client, Some(&late.code), &auth_pin())
+        .await
+        .unwrap_err();
+    assert_eq!(problem_code(&error), Some(ErrorCode::LoginChallengeExpired));
+
+    let history = sandbox.store.usage_of_resident(resident.id).await.unwrap();
+    assert_eq!(history.iter().filter(|r| r.entry.action == "login" && r.entry.outcome == jpki_store::UsageOutcome::Ok).count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_online_application_is_kept_with_its_evidence() {
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 申請", "1979-09-09").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let form = "{\"form\":\"転入届\",\"to\":\"千代田区\"}".as_bytes();
+
+    let cms = flows::sign_document(&mut phone, &phone_password(), form, default_now()).unwrap();
+    // OpenSSL, independently, accepts the phone's CMS.
+    let dir = sandbox.dir.path();
+    std::fs::write(dir.join("form.json"), form).unwrap();
+    std::fs::write(dir.join("form.p7s"), &cms).unwrap();
+    let output = Command::new("openssl")
+        .args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-out",
+            "/dev/null",
+            "-in",
+        ])
+        .arg(dir.join("form.p7s"))
+        .arg("-content")
+        .arg(dir.join("form.json"))
+        .arg("-CAfile")
+        .arg(sandbox.ca_pem(Purpose::Signature).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let receipt = jpki_app::relying::submit_application(
+        &mut phone,
+        &client,
+        "転入届",
+        "application/json",
+        form,
+        &phone_password(),
+        default_now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(receipt.signer_name, "公的 申請");
+    assert_eq!(receipt.certificate_kind, "phone_sign");
+    assert_eq!(
+        receipt.evidence, "ocsp",
+        "the OCSP response at submission is kept"
+    );
+    let kept = jpki_app::relying::applications(&phone, &client)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0].recheck_valid,
+        "re-checked offline from the kept evidence"
+    );
+    assert_eq!(kept[0].receipt, receipt);
+
+    // A changed form does not match its signature.
+    let tampered = jpki_api::SubmissionRequest {
+        title: "転入届".into(),
+        content_type: "application/json".into(),
+        content: jpki_api::encode_der(b"{\"form\":\"forged\"}"),
+        signature: jpki_api::encode_der(&cms),
+    };
+    assert_eq!(
+        client.submit_signed(&tampered).await.unwrap_err().code(),
+        Some(ErrorCode::SignatureInvalid)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
+    use jpki_app::relying::{RequestPin, answer_request, sign_requests, sign_with_sign_key};
+    let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let relying = sandbox.state.relying.clone().unwrap();
+    let (_, key) = relying.add_relying_party("Example 保険").await.unwrap();
+    let resident = sandbox.resident("公的 連携", "1987-07-07").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+
+    // The person registers with the relying party through the platform API.
+    let nonce = client.platform_nonce(&key).await.unwrap();
+    let (signature, certificate) = sign_with_sign_key(
+        &mut phone,
+        &phone_password(),
+        &jpki_api::platform_to_be_signed("register", &nonce.nonce),
+    )
+    .unwrap();
+    let user = client
+        .platform_register(
+            &key,
+            &jpki_api::PlatformProof {
+                certificate: jpki_api::encode_der(&certificate),
+                nonce: nonce.nonce,
+                signature: jpki_api::encode_der(&signature),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.basic_info.as_ref().unwrap().name, "公的 連携");
+
+    // The relying party asks; the phone shows the same code; the person approves.
+    let content = b"contract #42: I agree".to_vec();
+    let created = client
+        .create_sign_request(
+            &key,
+            &jpki_api::SignRequestCreate {
+                user_id: user.user_id.clone(),
+                purpose: "保険契約への同意".into(),
+                kind: PhoneKind::Signature,
+                content: jpki_api::encode_der(&content),
+            },
+        )
+        .await
+        .unwrap();
+    let pending = sign_requests(&phone, &client).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].local_code, created.verification_code,
+        "the codes match on both sides"
+    );
+    assert_eq!(pending[0].request.relying_party, "Example 保険");
+
+    // Another person's phone cannot answer it.
+    let stranger = sandbox.resident("他人 花子", "1990-10-10").await.unwrap();
+    let mut stranger_card = sandbox.card(&stranger, true).await.unwrap();
+    let stranger_phone = registered_phone(&sandbox, &client, &mut stranger_card).await;
+    let refused = client
+        .answer_sign_request(
+            stranger_phone.se.serial().as_str(),
+            stranger_phone.app.device_token.as_deref().unwrap(),
+            &created.request_id,
+            &jpki_api::SignRequestAnswer {
+                approve: false,
+                signature: None,
+                certificate: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::DeviceMismatch));
+
+    answer_request(
+        &mut phone,
+        &client,
+        &pending[0],
+        Some(RequestPin::SignPassword(&phone_password())),
+        default_now(),
+    )
+    .await
+    .unwrap();
+    let result = client
+        .sign_request_result(&key, &created.request_id)
+        .await
+        .unwrap();
+    assert_eq!(result.state, "approved");
+    // The relying party verifies the signature with jpki-verify.
+    let mut trust = jpki_verify::TrustStore::new();
+    trust.add_der(&sandbox.sign_ca_der, "sign CA").unwrap();
+    let verifier = jpki_verify::Verifier::new(trust);
+    let cms = decode_der(result.signature.as_deref().unwrap()).unwrap();
+    let report = tokio::task::spawn_blocking(move || {
+        verifier.verify_cms_detached(&cms, &content, time::OffsetDateTime::now_utc())
+    })
+    .await
+    .unwrap();
+    assert!(report.verdict.is_valid(), "{}", report.render());
+
+    // A request answered after it expired is refused.
+    let late = client
+        .create_sign_request(
+            &key,
+            &jpki_api::SignRequestCreate {
+                user_id: user.user_id,
+                purpose: "遅い要求".into(),
+                kind: PhoneKind::Authentication,
+                content: jpki_api::encode_der(b"late"),
+            },
+        )
+        .await
+        .unwrap();
+    let pending = sign_requests(&phone, &client).await.unwrap();
+    let late_request = pending
+        .iter()
+        .find(|r| r.request.request_id == late.request_id)
+        .unwrap()
+        .clone();
+    sandbox.clock.advance(TimeDuration::minutes(6));
+    let error = answer_request(
+        &mut phone,
+        &client,
+        &late_request,
+        Some(RequestPin::AuthPin(&auth_pin())),
+        default_now(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        problem_code(&error),
+        Some(ErrorCode::SignRequestExpired),
+        "{error}"
+    );
+    assert_eq!(
+        client
+            .sign_request_result(&key, &late.request_id)
+            .await
+            .unwrap()
+            .state,
+        "expired"
+    );
 }

@@ -7,6 +7,7 @@ use jpki_crypto::{Clock, random_bytes};
 use jpki_model::{CertificateKind, Purpose, SerialNumber};
 use jpki_pkix::EndEntityTemplate;
 use jpki_pkix::validity::{ValidityInput, end_entity_validity};
+use jpki_status::{IssuerId, ShardId, StatusNotifier, crl_url};
 use jpki_store::{CaStore, NewCertificate, StoreError};
 use time::OffsetDateTime;
 
@@ -22,11 +23,37 @@ const SERIAL_ATTEMPTS: u32 = 3;
 /// 21-character value; JPKI-FACTS §2.2).
 const SUBJECT_CN_LEN: usize = 21;
 
-/// URLs written into certificates so relying parties find status information.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where relying parties find status information, written into every certificate.
+///
+/// Each certificate goes to one CRL shard of its CA, chosen once from its serial
+/// ([`ShardId::for_serial`]) and stored with it; its cRLDistributionPoints is that shard's
+/// URL ([`jpki_status::crl_url`], the same function the publisher uses for the CRL's
+/// issuingDistributionPoint) and its AIA names the OCSP responder at `<base>/ocsp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusEndpoints {
-    pub crl_distribution_point: Option<String>,
-    pub ocsp_url: Option<String>,
+    /// The status service's base URL; `None` writes no pointers (the shard is still
+    /// chosen and stored).
+    pub base_url: Option<String>,
+    /// CRL shards per CA for new certificates (at least 1).
+    pub crl_shards: u32,
+}
+
+impl Default for StatusEndpoints {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            crl_shards: 1,
+        }
+    }
+}
+
+impl StatusEndpoints {
+    pub fn new(base_url: impl Into<String>, crl_shards: u32) -> Self {
+        Self {
+            base_url: Some(base_url.into()),
+            crl_shards: crl_shards.max(1),
+        }
+    }
 }
 
 /// A certificate the CA issued and recorded.
@@ -60,6 +87,7 @@ pub struct CertificateAuthority<S> {
     auth: LoadedCa,
     clock: Arc<dyn Clock>,
     endpoints: StatusEndpoints,
+    notifier: Option<Arc<dyn StatusNotifier>>,
 }
 
 impl<S: CaStore> CertificateAuthority<S> {
@@ -81,6 +109,7 @@ impl<S: CaStore> CertificateAuthority<S> {
             auth,
             clock,
             endpoints: StatusEndpoints::default(),
+            notifier: None,
         })
     }
 
@@ -89,9 +118,39 @@ impl<S: CaStore> CertificateAuthority<S> {
         self
     }
 
+    /// Tells `notifier` about every certificate issued, so that the status services
+    /// answer it at once.
+    pub fn with_notifier(mut self, notifier: Arc<dyn StatusNotifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    pub fn endpoints(&self) -> &StatusEndpoints {
+        &self.endpoints
+    }
+
+    /// The status notifier, if any (the lifecycle and the phone RA use the same one).
+    pub fn notifier(&self) -> Option<&Arc<dyn StatusNotifier>> {
+        self.notifier.as_ref()
+    }
+
+    /// Tells the notifier (if any) that these certificates changed.
+    pub async fn notify(&self, certificates: &[(String, SerialNumber)]) {
+        if let Some(notifier) = &self.notifier
+            && !certificates.is_empty()
+        {
+            notifier.certificates_changed(certificates).await;
+        }
+    }
+
     /// The CA's clock reading.
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+
+    /// The CA's clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
     }
 
     pub fn ca(&self, purpose: Purpose) -> &LoadedCa {
@@ -129,8 +188,21 @@ impl<S: CaStore> CertificateAuthority<S> {
         // even if this process dies between signing and recording.
         let serial = self.reserve_serial(issuer_name, now).await?;
 
-        // Step 4: sign. The builder re-checks the invariants (key, validity, data).
+        // Step 4: sign. The builder re-checks the invariants (key, validity, data). The
+        // CRL shard is chosen here, once, and written into the certificate.
         let subject_cn = random_subject_cn()?;
+        let shard = ShardId::for_serial(&serial, self.endpoints.crl_shards.max(1));
+        let (crl_distribution_point, ocsp_url) = match &self.endpoints.base_url {
+            Some(base) => {
+                let issuer = IssuerId::new(issuer_name)
+                    .map_err(|error| AuthorityError::Status(error.to_string()))?;
+                (
+                    Some(crl_url(base, &issuer, shard)),
+                    Some(format!("{}/ocsp", base.trim_end_matches('/'))),
+                )
+            }
+            None => (None, None),
+        };
         let template = EndEntityTemplate {
             kind: authorization.kind,
             serial: serial.clone(),
@@ -139,8 +211,8 @@ impl<S: CaStore> CertificateAuthority<S> {
             basic_info: authorization.basic_info.clone(),
             not_before: validity.not_before,
             not_after: validity.not_after,
-            crl_distribution_point: self.endpoints.crl_distribution_point.clone(),
-            ocsp_url: self.endpoints.ocsp_url.clone(),
+            crl_distribution_point,
+            ocsp_url,
         };
         let der = ca
             .issuer()
@@ -166,9 +238,14 @@ impl<S: CaStore> CertificateAuthority<S> {
                     .map(|r| (r.issuer_name.clone(), r.serial.clone())),
                 awaiting_registration: authorization.awaiting_registration,
                 application: authorization.application,
+                crl_shard: shard.get(),
             })
             .await?;
         tracing::info!(kind = %authorization.kind, issuer = issuer_name, serial = %serial, "certificate issued");
+        // Step 6: the status services answer it from now on (good, or on hold while it
+        // waits for registration).
+        self.notify(&[(issuer_name.to_owned(), serial.clone())])
+            .await;
         Ok(IssuedCertificate {
             kind: authorization.kind,
             issuer_name,

@@ -10,20 +10,27 @@
 //! 5. certificates, CA certificates and the 券面事項 data are written to the card;
 //! 6. the card is activated, ending personalization.
 //!
+//! 7. the person's previous card (if any) is replaced: its live certificates are revoked
+//!    (`superseded`), and each new certificate names its predecessor (新旧紐付け).
+//!
 //! If anything fails after step 4, the certificates already issued are revoked with
 //! reason `unspecified` — the J-LIS rules' reason for a certificate destroyed before
-//! delivery (JPKI-FACTS §3.2) — so no certificate exists for a card nobody holds.
+//! delivery (JPKI-FACTS §3.2) — so no certificate exists for a card nobody holds. Both
+//! go through the lifecycle (`crate::lifecycle`).
 
 use jpki_crypto::Pin;
-use jpki_model::{CertificateStatus, Purpose, RevocationReason};
+use jpki_model::{Medium, Purpose, RevocationReason};
 use jpki_pkix::{VerifiedCsr, build_csr};
 use jpki_reader::{CardSigner, CertificateSlot, JpkiAp, KeySlot, SupportAp, Transport};
-use jpki_store::{CaStore, CardRecord, CardStore, CertificateStore, Resident};
+use jpki_store::{
+    CaStore, CardRecord, CardStore, CertificateRecord, CertificateStore, LifecycleStore, Resident,
+};
 
 use crate::AuthorityError;
 use crate::ca::{CertificateAuthority, IssuedCertificate};
+use crate::lifecycle::{Lifecycle, Plan, Transition, is_live};
 use crate::ra::{
-    CardIssuanceRequest, CardKeyRequest, authorize_card_issuance, check_signature_age,
+    CardIssuanceRequest, CardKeyRequest, Renewal, authorize_card_issuance, check_signature_age,
 };
 
 /// The PINs the citizen chose at the counter.
@@ -54,7 +61,7 @@ pub async fn issue_card<S, T>(
     pins: &CounterPins,
 ) -> Result<IssuedCard, AuthorityError>
 where
-    S: CaStore + CardStore + CertificateStore,
+    S: CaStore + CardStore + CertificateStore + LifecycleStore + Clone,
     T: Transport + Send,
 {
     let now = ca.now();
@@ -80,7 +87,27 @@ where
         authentication,
         signature,
     };
-    let approved = authorize_card_issuance(&request, now)?;
+    let mut approved = authorize_card_issuance(&request, now)?;
+    // 新旧紐付け: a new card's certificates name the person's previous card certificate of
+    // the same kind (a replacement card, or a new signature certificate after an 異動);
+    // the previous card's live certificates are revoked once the new card is handed over.
+    let previous: Vec<CertificateRecord> = store
+        .certificates_of_resident(resident.id)
+        .await?
+        .into_iter()
+        .filter(|certificate| certificate.kind.medium == Medium::Card)
+        .collect();
+    for authorization in &mut approved {
+        authorization.renewal_of = previous
+            .iter()
+            .filter(|certificate| certificate.kind == authorization.kind)
+            .max_by_key(|certificate| certificate.issued_at)
+            .map(|certificate| Renewal {
+                issuer_name: certificate.issuer_name.clone(),
+                serial: certificate.serial.clone(),
+                not_after: certificate.not_after,
+            });
+    }
     store
         .record_card(&CardRecord {
             card_id: card_id.to_owned(),
@@ -97,13 +124,38 @@ where
     }
 
     // Steps 5–6 on the card.
-    match write_and_activate(ap, ca, resident, &issued, &pins.support_pin) {
-        Ok(()) => Ok(IssuedCard {
-            card_id: card_id.to_owned(),
-            certificates: issued,
-        }),
-        Err(error) => Err(abandon(store, &issued, error, ca).await),
+    if let Err(error) = write_and_activate(ap, ca, resident, &issued, &pins.support_pin) {
+        return Err(abandon(store, &issued, error, ca).await);
     }
+
+    // Step 7: the previous card is replaced.
+    let mut plan = Plan::new(resident.id, "counter", "card.replace", "card_replaced");
+    plan.detail = serde_json::json!({ "card": card_id });
+    for certificate in previous {
+        if is_live(&certificate.status) {
+            plan = plan.change(
+                certificate,
+                Transition::Revoke(RevocationReason::Superseded),
+            );
+        }
+    }
+    if !plan.changes.is_empty() {
+        lifecycle(store, ca)
+            .apply(plan)
+            .await
+            .map_err(|error| AuthorityError::Status(error.to_string()))?;
+    }
+    Ok(IssuedCard {
+        card_id: card_id.to_owned(),
+        certificates: issued,
+    })
+}
+
+fn lifecycle<S>(store: &S, ca: &CertificateAuthority<S>) -> Lifecycle<S>
+where
+    S: CaStore + CertificateStore + LifecycleStore + Clone,
+{
+    Lifecycle::new(store.clone(), ca.clock(), ca.notifier().cloned())
 }
 
 /// Generates a key on the card, sets its PIN, and has the card sign a CSR for it.
@@ -159,30 +211,47 @@ where
 }
 
 /// Revokes what was issued for a card that will not be handed over; returns `error`.
-async fn abandon<S: CertificateStore + CaStore>(
+async fn abandon<S>(
     store: &S,
     issued: &[IssuedCertificate],
     error: AuthorityError,
     ca: &CertificateAuthority<S>,
-) -> AuthorityError {
-    let at = ca.now();
+) -> AuthorityError
+where
+    S: CaStore + CertificateStore + LifecycleStore + Clone,
+{
+    let mut certificates = Vec::with_capacity(issued.len());
     for certificate in issued {
-        let revoked = CertificateStatus::Revoked {
-            at,
-            reason: RevocationReason::Unspecified,
-        };
-        if let Err(revoke_error) = store
-            .set_status(
-                certificate.issuer_name,
-                &certificate.serial,
-                &CertificateStatus::Active,
-                &revoked,
-            )
+        match store
+            .certificate(certificate.issuer_name, &certificate.serial)
             .await
         {
-            tracing::error!(serial = %certificate.serial, %revoke_error, "could not revoke an undelivered certificate");
-        } else {
-            tracing::warn!(serial = %certificate.serial, "undelivered certificate revoked (unspecified)");
+            Ok(Some(record)) => certificates.push(record),
+            Ok(None) => {}
+            Err(read_error) => {
+                tracing::error!(serial = %certificate.serial, %read_error, "could not read an undelivered certificate");
+            }
+        }
+    }
+    let Some(first) = certificates.first() else {
+        return error;
+    };
+    let mut plan = Plan::new(
+        first.resident_id,
+        "counter",
+        "card.abandon",
+        "card_abandoned",
+    );
+    for certificate in certificates {
+        plan = plan.change(
+            certificate,
+            Transition::Revoke(RevocationReason::Unspecified),
+        );
+    }
+    match lifecycle(store, ca).apply(plan).await {
+        Ok(_) => tracing::warn!("undelivered certificates revoked (unspecified)"),
+        Err(revoke_error) => {
+            tracing::error!(%revoke_error, "could not revoke the undelivered certificates");
         }
     }
     error

@@ -39,4 +39,6 @@ pub enum AuthorityError {
     Card(#[from] jpki_reader::ReaderError),
     #[error("the card is not blank: {0}")]
     CardNotBlank(String),
+    #[error("status services: {0}")]
+    Status(String),
 }

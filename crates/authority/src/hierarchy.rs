@@ -3,6 +3,7 @@
 //! encrypted PKCS#8.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jpki_crypto::{
     RsaKeySize, SecretString, Signer, SoftwareRsaKey, decrypt_private_key, encrypt_private_key,
@@ -81,7 +82,7 @@ pub fn create_hierarchy(
 pub struct LoadedCa {
     purpose: Purpose,
     issuer: Issuer,
-    key: SoftwareRsaKey,
+    key: Arc<SoftwareRsaKey>,
 }
 
 impl fmt::Debug for LoadedCa {
@@ -123,7 +124,7 @@ impl LoadedCa {
         Ok(Self {
             purpose,
             issuer,
-            key,
+            key: Arc::new(key),
         })
     }
 
@@ -140,6 +141,93 @@ impl LoadedCa {
     }
 
     pub fn signer(&self) -> &dyn Signer {
-        &self.key
+        self.key.as_ref()
     }
+
+    /// The CA key, shared (the CRL publisher keeps it).
+    pub fn shared_signer(&self) -> Arc<dyn Signer> {
+        Arc::clone(&self.key) as Arc<dyn Signer>
+    }
+}
+
+/// A delegated OCSP responder of one CA (RFC 6960 §4.2.2.2): its certificate and its key,
+/// kept encrypted beside the CA key under the same passphrase.
+pub struct ResponderMaterial {
+    pub purpose: Purpose,
+    pub certificate_der: Vec<u8>,
+    /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, PBES2).
+    pub encrypted_key_pem: String,
+    pub not_after: OffsetDateTime,
+    /// `n` of `CN=OCSP responder <n>`.
+    pub number: u32,
+}
+
+impl fmt::Debug for ResponderMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponderMaterial")
+            .field("purpose", &self.purpose)
+            .field("not_after", &self.not_after)
+            .field("number", &self.number)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Issues a new delegated OCSP responder certificate for `ca`, with a fresh RSA-2048
+/// key: the serial is reserved in the CA's serials first, as for any certificate.
+pub async fn issue_ocsp_responder<S: jpki_store::CaStore>(
+    ca: &LoadedCa,
+    store: &S,
+    passphrase: &SecretString,
+    kdf_iterations: u32,
+    number: u32,
+    validity: Duration,
+    now: OffsetDateTime,
+) -> Result<ResponderMaterial, AuthorityError> {
+    use jpki_pkix::ocsp_responder_profile::{
+        OcspResponderParams, issue_ocsp_responder_certificate,
+    };
+    let key = SoftwareRsaKey::generate(RsaKeySize::Rsa2048)?;
+    let serial = crate::ca::random_serial()?;
+    store
+        .reserve_serial(issuer_name(ca.purpose), &serial, now)
+        .await?;
+    let params = OcspResponderParams {
+        number,
+        validity,
+        ..OcspResponderParams::new(serial, key.public_key_der().to_vec(), now)
+    };
+    let certificate_der = issue_ocsp_responder_certificate(ca.issuer(), &params, ca.signer())
+        .map_err(AuthorityError::Issuance)?;
+    let parsed = JpkiCertificate::from_der(&certificate_der).map_err(AuthorityError::Issuance)?;
+    Ok(ResponderMaterial {
+        purpose: ca.purpose,
+        encrypted_key_pem: encrypt_private_key(key.pkcs8_der(), passphrase, kdf_iterations)?,
+        not_after: parsed.not_after(),
+        certificate_der,
+        number,
+    })
+}
+
+/// Opens a responder's key (decrypting it) and checks that it is the certificate's and
+/// that `ca` issued the certificate.
+pub fn open_ocsp_responder(
+    ca: &LoadedCa,
+    certificate_der: &[u8],
+    encrypted_key: &[u8],
+    passphrase: &SecretString,
+) -> Result<(JpkiCertificate, Arc<SoftwareRsaKey>), AuthorityError> {
+    let name = issuer_name(ca.purpose);
+    let certificate = JpkiCertificate::from_der(certificate_der)
+        .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
+    let ca_certificate = JpkiCertificate::from_der(ca.certificate_der())
+        .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
+    certificate
+        .verify_issued_by(&ca_certificate)
+        .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
+    let pkcs8 = decrypt_private_key(encrypted_key, passphrase).map_err(AuthorityError::CaKey)?;
+    let key = SoftwareRsaKey::from_pkcs8_der(pkcs8.expose()).map_err(AuthorityError::CaKey)?;
+    if key.public_key_der() != certificate.public_key_der() {
+        return Err(AuthorityError::CaKeyMismatch(name));
+    }
+    Ok((certificate, Arc::new(key)))
 }

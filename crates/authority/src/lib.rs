@@ -10,8 +10,15 @@
 //! - [`ca::CertificateAuthority`]: serial allocation (persisted before signing),
 //!   certificate signing through `jpki-pkix`, recording in the store.
 //! - [`counter`]: card issuance at the counter, driving a card through `jpki-reader`.
+//! - [`lifecycle`]: the certificate lifecycle state machine — the one place a status
+//!   changes (hold, release, revocation with its RFC 5280 reason), written with the
+//!   usage history and the audit log in one transaction — and its policies (hotline
+//!   suspension, 異動等失効).
+//! - [`hotline`]: operators and verifiers with API keys: suspension, look-up, links.
+//! - [`phone`]: also the app's lift, revocations and PIN reset, signed with the card.
 //!
-//! Not here: revocation and status services, the portal, relying-party checks.
+//! Not here: the status services themselves (`jpki-status`, told about every change
+//! through its `StatusNotifier`), the portal, relying-party checks.
 //!
 //! A decision a reviewer may question: the CA computes the validity period itself
 //! (from the authorization's date of birth, renewal and cap, and its own notAfter), so a
@@ -24,8 +31,11 @@ pub mod ca;
 pub mod counter;
 mod error;
 pub mod hierarchy;
+pub mod hotline;
+pub mod lifecycle;
 pub mod phone;
 pub mod ra;
 pub mod registry;
+pub mod relying;
 
 pub use error::AuthorityError;

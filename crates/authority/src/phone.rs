@@ -42,6 +42,8 @@ use crate::ca::CertificateAuthority;
 use crate::hierarchy::issuer_name;
 use crate::ra::{AuthorizedIssuance, SIGNATURE_MINIMUM_AGE};
 
+mod lifecycle;
+
 /// A refusal or failure, as the API reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaError {
@@ -372,20 +374,72 @@ where
             .await
             .map_err(nonce_error)?;
 
-        // Step 2: the card's signature certificate and its signature.
-        let card_der = decode("card_certificate", &request.card_certificate)?;
-        let card_signature = decode("card_signature", &request.card_signature)?;
+        // Step 2: the card's signature certificate, its signature and its status.
+        let (card, card_record) = self
+            .verified_card(
+                &request.card_certificate,
+                &request.card_signature,
+                &request.to_be_signed(),
+                "the application",
+                now,
+            )
+            .await?;
+
+        // Step 3: the resident.
+        let resident = self.resident(card_record.resident_id).await?;
+        let outcome = self.check_rest(request, &nonce, &resident, now).await;
+        let keys = match outcome {
+            Ok(keys) => keys,
+            Err(error) => {
+                self.history(
+                    &resident,
+                    now,
+                    Some(&request.device.se_serial),
+                    "applied",
+                    UsageOutcome::Refused,
+                    serde_json::json!({ "code": error.code.as_str(), "detail": error.detail }),
+                )
+                .await?;
+                return Err(error);
+            }
+        };
+
+        // Accepted: the phone, its token, the application.
+        self.accept(
+            &resident,
+            &card,
+            request.device.se_serial.clone(),
+            keys,
+            now,
+        )
+        .await
+    }
+
+    /// Step 2 of every request signed with the card: the card's signature certificate
+    /// chains to our signature CA, is a card signature certificate within its validity
+    /// and recorded; its signature over `text` verifies; and it is active (neither held
+    /// nor revoked).
+    async fn verified_card(
+        &self,
+        card_certificate: &str,
+        card_signature: &str,
+        text: &[u8],
+        what: &str,
+        now: OffsetDateTime,
+    ) -> Result<(JpkiCertificate, CertificateRecord), RaError> {
+        let card_der = decode("card_certificate", card_certificate)?;
+        let card_signature = decode("card_signature", card_signature)?;
         let (card, card_record) = self.check_card_certificate(&card_der, now).await?;
         verify_signature(
             SignatureAlgorithm::RsaPkcs1Sha256,
             card.public_key_der(),
-            &request.to_be_signed(),
+            text,
             &card_signature,
         )
         .map_err(|_| {
             RaError::new(
                 ErrorCode::CardSignatureInvalid,
-                "the card's signature does not verify over the application",
+                format!("the card's signature does not verify over {what}"),
             )
         })?;
         match card_record.status {
@@ -412,30 +466,21 @@ where
                 ));
             }
         }
+        Ok((card, card_record))
+    }
 
-        // Step 3: the resident.
-        let resident = self.resident(card_record.resident_id).await?;
-        let outcome = self.check_rest(request, &nonce, &resident, now).await;
-        let keys = match outcome {
-            Ok(keys) => keys,
-            Err(error) => {
-                self.history(
-                    &resident,
-                    now,
-                    Some(&request.device.se_serial),
-                    "applied",
-                    UsageOutcome::Refused,
-                    serde_json::json!({ "code": error.code.as_str(), "detail": error.detail }),
-                )
-                .await?;
-                return Err(error);
-            }
-        };
-
-        // Accepted: the phone, its token, the application.
+    /// Records an accepted application (the phone with a new token, the application,
+    /// the usage line) and issues it at once inside the service hours.
+    async fn accept(
+        &self,
+        resident: &Resident,
+        card: &JpkiCertificate,
+        device_id: String,
+        keys: Vec<StoredKey>,
+        now: OffsetDateTime,
+    ) -> Result<ApplicationAccepted, RaError> {
         let token = random_bytes(32)
             .map_err(|_| RaError::new(ErrorCode::Internal, "random number generator failed"))?;
-        let device_id = request.device.se_serial.clone();
         self.store
             .save_device(&device_id, &sha256(&token), now)
             .await?;
@@ -466,7 +511,7 @@ where
             })
             .await?;
         self.history(
-            &resident,
+            resident,
             now,
             Some(&device_id),
             "applied",
@@ -705,6 +750,9 @@ where
         })?;
         // Crash-safe: kinds already issued for this application are not issued twice.
         let existing = self.store.application_certificates(application.id).await?;
+        // 新旧紐付け: each new certificate names the person's previous phone certificate
+        // of its kind (renewal, device change, re-issuance after lifting or an 異動).
+        let previous = self.store.certificates_of_resident(resident.id).await?;
         for key in &stored.keys {
             let kind = key.kind.certificate_kind();
             if existing.iter().any(|record| record.kind == kind) {
@@ -721,7 +769,18 @@ where
                 basic_info: (kind.purpose == Purpose::Signature)
                     .then(|| resident.basic_info.clone()),
                 date_of_birth: resident.basic_info.date_of_birth(),
-                renewal_of: None,
+                renewal_of: previous
+                    .iter()
+                    .filter(|record| {
+                        record.kind == kind
+                            && !existing.iter().any(|mine| mine.serial == record.serial)
+                    })
+                    .max_by_key(|record| record.issued_at)
+                    .map(|record| crate::ra::Renewal {
+                        issuer_name: record.issuer_name.clone(),
+                        serial: record.serial.clone(),
+                        not_after: record.not_after,
+                    }),
                 cap: Some(cap),
                 awaiting_registration: true,
                 application: Some(application.id),
@@ -775,7 +834,22 @@ where
     /// Registrations whose activation delay has passed become active; returns how many
     /// certificates.
     pub async fn activate_due(&self) -> Result<usize, RaError> {
-        Ok(self.store.activate_due(self.clock.now()).await?.len())
+        let activated = self.store.activate_due(self.clock.now()).await?;
+        let changed: Vec<(String, jpki_model::SerialNumber)> = activated
+            .iter()
+            .map(|c| (c.issuer_name.clone(), c.serial.clone()))
+            .collect();
+        self.ca.notify(&changed).await;
+        Ok(activated.len())
+    }
+
+    /// The phone a bearer token authenticates (for other services acting for a phone).
+    pub async fn device_by_token(
+        &self,
+        device_id: &str,
+        token: &str,
+    ) -> Result<jpki_store::DeviceRecord, RaError> {
+        self.authenticate(device_id, token).await
     }
 
     /// The phone's bearer token must match; returns the device's record.
@@ -961,6 +1035,15 @@ where
                 }
                 other => other.into(),
             })?;
+        // The status services answer the registered certificates and the replaced
+        // phone's revocations before the phone hears back.
+        let changed: Vec<(String, jpki_model::SerialNumber)> = outcome
+            .certificates
+            .iter()
+            .chain(&outcome.superseded)
+            .map(|c| (c.issuer_name.clone(), c.serial.clone()))
+            .collect();
+        self.ca.notify(&changed).await;
         Ok(RegistrationResult {
             application_id: outcome.application.public_id.clone(),
             state: wire_state(outcome.application.state),

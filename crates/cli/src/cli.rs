@@ -43,11 +43,28 @@ pub enum Command {
     /// The secure-element vendor's CA (sandbox): certifies the device key of every virtual SE
     #[command(subcommand, name = "se-vendor")]
     SeVendor(SeVendorCommand),
+    /// Verify a detached CMS signature as a relying party (exit 0 valid, 1 invalid, 2 indeterminate)
+    Verify(VerifyArgs),
+    /// Private relying parties on the platform-operator API
+    #[command(subcommand)]
+    Rp(RpCommand),
     /// Run the whole flow that exists so far in a temporary directory, explaining each step
     Demo(DemoArgs),
     /// Benchmarks (build with --release for meaningful figures)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The hotline (一時利用停止 受付): suspend a person's certificates, look them up (operator API key)
+    #[command(subcommand)]
+    Hotline(crate::lifecycle_cli::HotlineCommand),
+    /// Operator accounts (hotline, auditor) and their API keys
+    #[command(subcommand)]
+    Operator(crate::lifecycle_cli::OperatorCommand),
+    /// Registered verifiers (署名検証者): API keys for restricted OCSP/CRLs and certificate links
+    #[command(subcommand)]
+    Verifier(crate::lifecycle_cli::VerifierCommand),
+    /// Certificate revocation lists (sharded, full and delta)
+    #[command(subcommand)]
+    Crl(crate::lifecycle_cli::CrlCommand),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +100,12 @@ pub enum ResidentCommand {
     Show(ResidentShowArgs),
     /// List residents
     List(ResidentListArgs),
+    /// 転居: a new address; revokes the signature certificates (affiliationChanged)
+    Move(crate::lifecycle_cli::ResidentMoveArgs),
+    /// 氏名変更: a new name; revokes the signature certificates (affiliationChanged)
+    Rename(crate::lifecycle_cli::ResidentRenameArgs),
+    /// 死亡: revokes every certificate (cessationOfOperation); no further change
+    Death(crate::lifecycle_cli::ResidentDeathArgs),
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +351,94 @@ pub enum PhoneCommand {
     History(PhoneFileArgs),
     /// Hold the phone to vpcd's reader (contactless interface), for pcscd, OpenSC and kiosks
     Attach(PhoneAttachArgs),
+    /// Lift a suspension on the found phone with the card (一時利用停止の解除); re-issues the signature certificate
+    Lift(crate::lifecycle_cli::PhoneLiftArgs),
+    /// Revoke this phone's certificates with the card (スマホ用電子証明書の失効); the phone erases them
+    Revoke(crate::lifecycle_cli::PhoneRevokeArgs),
+    /// Revoke another phone's certificates with the card (別のスマホのスマホ用電子証明書の失効)
+    RevokeOther(crate::lifecycle_cli::PhoneRevokeOtherArgs),
+    /// Reset a locked phone PIN with the card
+    ResetPin(crate::lifecycle_cli::PhoneResetPinArgs),
+    /// Sign a file with the phone's signature certificate (detached CMS, .p7s)
+    Sign(PhoneSignArgs),
+    /// Log in to the portal with the phone's authentication certificate (--code: approve a browser's login)
+    Login(PhoneLoginArgs),
+    /// Sign an online application (オンライン申請) and submit it to the portal
+    Submit(PhoneSubmitArgs),
+    /// List the online applications submitted, with their receipts
+    Applications(PhoneFileArgs),
+    /// List pending sign requests from private apps, with their verification codes
+    Requests(PhoneFileArgs),
+    /// Approve (sign) or decline a pending sign request
+    Approve(PhoneApproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneLoginArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// The code a browser shows (cross-device login); without it the CLI logs itself in
+    #[arg(long)]
+    pub code: Option<String>,
+    /// File holding the PHONE auth PIN; else $JPKI_PHONE_AUTH_PIN or a prompt
+    #[arg(long, env = "JPKI_PHONE_AUTH_PIN_FILE", value_name = "FILE")]
+    pub phone_auth_pin_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneSubmitArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// The application form to sign and send
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Its title (what the portal lists)
+    #[arg(long)]
+    pub title: String,
+    /// Media type of the form
+    #[arg(long, default_value = "application/json")]
+    pub content_type: String,
+    /// File holding the PHONE signature password; else $JPKI_PHONE_SIGN_PASSWORD or a prompt
+    #[arg(long, env = "JPKI_PHONE_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub phone_sign_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneApproveArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// The request id (from `jpki phone requests`)
+    pub request: String,
+    /// Decline instead of signing
+    #[arg(long)]
+    pub decline: bool,
+    /// File holding the PHONE signature password (requests for the signature key)
+    #[arg(long, env = "JPKI_PHONE_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub phone_sign_password_file: Option<PathBuf>,
+    /// File holding the PHONE auth PIN (requests for the authentication key)
+    #[arg(long, env = "JPKI_PHONE_AUTH_PIN_FILE", value_name = "FILE")]
+    pub phone_auth_pin_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneSignArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// The file to sign (an application form: JSON, PDF, …)
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write the detached CMS SignedData (DER)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// File holding the PHONE signature password; else $JPKI_PHONE_SIGN_PASSWORD or a prompt
+    #[arg(long, env = "JPKI_PHONE_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub phone_sign_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -418,4 +529,98 @@ pub struct PhoneFileArgs {
     pub phone: PathBuf,
     #[command(flatten)]
     pub portal: PortalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The detached CMS SignedData (DER), e.g. F.p7s
+    #[arg(long, value_name = "FILE")]
+    pub signature: PathBuf,
+    /// The signed content
+    #[arg(long, value_name = "FILE")]
+    pub content: PathBuf,
+    /// Trust the certificates in this directory or file too (repeatable); the data
+    /// directory's CAs are trusted when it exists
+    #[arg(long, value_name = "DIR")]
+    pub trust: Vec<PathBuf>,
+    /// Ask this OCSP responder instead of the certificate's
+    #[arg(long, value_name = "URL", conflicts_with_all = ["crl", "offline"])]
+    pub ocsp: Option<String>,
+    /// Use these CRLs (base and delta; repeatable) instead of OCSP
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub crl: Vec<PathBuf>,
+    /// Use only evidence given here (--ocsp-response); no network
+    #[arg(long)]
+    pub offline: bool,
+    /// An OCSP response (DER) kept as evidence (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub ocsp_response: Vec<PathBuf>,
+    /// Check at this time (RFC 3339) instead of now
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// The signer certificate's purpose: sign (default) or auth
+    #[arg(long, default_value = "sign")]
+    pub purpose: String,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RpCommand {
+    /// Register a relying party and print its API key (shown once)
+    Add(RpAddArgs),
+    /// Ask a user's phone to sign something; prints the request id and verification code
+    Request(RpRequestArgs),
+    /// Fetch a request's result; with --out, write the signature and verify it
+    Result(RpResultArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RpAddArgs {
+    /// The name people see on their phone
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RpKeyArgs {
+    /// File holding the relying party's API key (else $JPKI_RP_KEY)
+    #[arg(long, env = "JPKI_RP_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Portal URL (default from jpki.toml)
+    #[arg(long, env = "JPKI_PORTAL_URL", value_name = "URL")]
+    pub portal: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RpRequestArgs {
+    /// The platform user id
+    #[arg(long)]
+    pub user: String,
+    /// sign (CMS with the signature certificate) or auth
+    #[arg(long, default_value = "sign")]
+    pub kind: String,
+    /// What the person is asked to sign for
+    #[arg(long)]
+    pub purpose: String,
+    /// The content to sign
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub key: RpKeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RpResultArgs {
+    /// The request id
+    pub request: String,
+    /// Write the signature here and verify it (for signature requests: with --content)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The content that was signed, to verify the signature against
+    #[arg(long, value_name = "FILE")]
+    pub content: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: RpKeyArgs,
 }

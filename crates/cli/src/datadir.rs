@@ -28,6 +28,63 @@ pub struct Config {
     pub devices: DevicesConfig,
     #[serde(default)]
     pub phone: PhoneSection,
+    #[serde(default)]
+    pub status: StatusSection,
+}
+
+/// `[status]`: the OCSP responder and the CRLs (`jpki serve`, `jpki crl publish`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusSection {
+    /// Where relying parties reach `/ocsp` and `/crl/…`, written into every certificate
+    /// issued from now on (CRL distribution point, OCSP in AIA). Default: `[phone]
+    /// portal_url`.
+    pub base_url: Option<String>,
+    /// `false`: OCSP and CRLs only for registered verifiers (`jpki verifier add`), as
+    /// the real JPKI gives revocation data only to them.
+    pub open: bool,
+    /// CRL shards per CA for new certificates.
+    pub crl_shards: u32,
+    /// A full CRL every this many hours, a delta every this many minutes (and after
+    /// every change).
+    pub full_crl_hours: u32,
+    pub delta_crl_minutes: u32,
+    /// nextUpdate − thisUpdate of OCSP responses.
+    pub ocsp_validity_minutes: u32,
+    /// Whether this process publishes CRLs (else it serves what another published).
+    pub publish_crls: bool,
+    /// Lifetime of a delegated OCSP responder certificate, and how long before its
+    /// expiry a new one is issued.
+    pub responder_days: u32,
+    pub responder_renew_days: u32,
+}
+
+impl Default for StatusSection {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            open: true,
+            crl_shards: 4,
+            full_crl_hours: 24,
+            delta_crl_minutes: 60,
+            ocsp_validity_minutes: 60,
+            publish_crls: true,
+            responder_days: 30,
+            responder_renew_days: 10,
+        }
+    }
+}
+
+impl Config {
+    /// The status services' base URL: `[status] base_url`, else `[phone] portal_url`.
+    pub fn status_base_url(&self) -> String {
+        self.status
+            .base_url
+            .clone()
+            .unwrap_or_else(|| self.phone.portal_url.clone())
+            .trim_end_matches('/')
+            .to_owned()
+    }
 }
 
 /// `[phone]`: the portal and the phone flow.

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod context;
 mod datadir;
+mod lifecycle_cli;
 mod output;
 mod secrets;
 

@@ -49,6 +49,16 @@ pub const VENDOR_PASSPHRASE: SecretSpec = SecretSpec {
     env: "JPKI_SE_VENDOR_PASSPHRASE",
     file_flag: "--vendor-passphrase-file",
 };
+pub const RP_KEY: SecretSpec = SecretSpec {
+    label: "relying-party API key",
+    env: "JPKI_RP_KEY",
+    file_flag: "--key-file",
+};
+pub const API_KEY: SecretSpec = SecretSpec {
+    label: "API key",
+    env: "JPKI_API_KEY",
+    file_flag: "--api-key-file",
+};
 pub const CA_PASSPHRASE: SecretSpec = SecretSpec {
     label: "CA key passphrase",
     env: "JPKI_CA_PASSPHRASE",

@@ -608,3 +608,342 @@ fn phone_answers_opensc_through_pcsc(sandbox: &Sandbox, phone: &str) {
     );
     assert_eq!(String::from_utf8_lossy(&name.stdout).trim(), "jpki");
 }
+
+// ------------------------------------------------------------------------- lifecycle
+
+/// Runs `openssl` with `args`; (success, stdout + stderr).
+fn openssl(args: &[&str]) -> (bool, String) {
+    let output = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl must be installed");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The phone's certificates of the data directory's resident 1, read from its database
+/// (SQLite: a second reader beside the running portal).
+fn certificates(sandbox: &Sandbox) -> Vec<jpki_store::CertificateRecord> {
+    use jpki_store::CertificateStore;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = jpki_store::Store::open_sqlite(&sandbox.path("data/jpki.db"))
+            .await
+            .unwrap();
+        let certificates = store
+            .certificates_of_resident(jpki_store::ResidentId(1))
+            .await
+            .unwrap();
+        store.close().await;
+        certificates
+    })
+}
+
+/// `openssl ocsp` at the running portal about the newest certificate of `kind`, until
+/// `expected` appears (the portal polls changes made by other processes every second).
+fn ocsp_until(sandbox: &Sandbox, url: &str, kind: &str, expected: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..40 {
+        let certificate = certificates(sandbox)
+            .into_iter()
+            .filter(|c| c.kind.as_str() == kind)
+            .max_by_key(|c| c.issued_at)
+            .unwrap();
+        let cert = sandbox.write(
+            &format!("{kind}.pem"),
+            &jpki_pkix::certificate_pem(&certificate.der).unwrap(),
+        );
+        let issuer = sandbox.path(&format!("data/ca/{}-ca.pem", certificate.issuer_name));
+        let (_, output) = openssl(&[
+            "ocsp",
+            "-issuer",
+            issuer.to_str().unwrap(),
+            "-cert",
+            cert.to_str().unwrap(),
+            "-url",
+            &format!("{url}/ocsp"),
+            "-CAfile",
+            issuer.to_str().unwrap(),
+        ]);
+        if output.contains("Response verify OK") && output.contains(expected) {
+            return output;
+        }
+        last = output;
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!("never {expected:?} for {kind}:\n{last}");
+}
+
+#[test]
+fn lifecycle_commands_against_a_running_portal() {
+    let sandbox = Sandbox::initialized();
+    assert!(
+        sandbox
+            .issue("taro.card", &sandbox.path("sign"))
+            .status
+            .success()
+    );
+    sandbox.write("vendor", "vendor passphrase\n");
+    sandbox.write("phone-sign", "PHONE2026\n");
+    sandbox.write("phone-auth", "4321\n");
+    let vendor = sandbox.path("vendor");
+    let vendor = vendor.to_str().unwrap();
+    sandbox.ok(&["se-vendor", "init", "--vendor-passphrase-file", vendor]);
+    let phone = sandbox.path("phone.json");
+    let phone = phone.to_str().unwrap();
+    sandbox.ok(&[
+        "phone",
+        "new",
+        "--out",
+        phone,
+        "--vendor-passphrase-file",
+        vendor,
+    ]);
+    let served = sandbox.serve();
+    let url = served.url.clone();
+    let card = sandbox.path("taro.card");
+    let card = card.to_str().unwrap();
+    let sign = sandbox.path("sign");
+    let sign = sign.to_str().unwrap();
+    let phone_sign = sandbox.path("phone-sign");
+    let phone_sign = phone_sign.to_str().unwrap();
+    let phone_auth = sandbox.path("phone-auth");
+    let phone_auth = phone_auth.to_str().unwrap();
+    sandbox.ok(&[
+        "phone",
+        "apply",
+        phone,
+        "--card",
+        card,
+        "--sign-password-file",
+        sign,
+        "--phone-sign-password-file",
+        phone_sign,
+        "--phone-auth-pin-file",
+        phone_auth,
+        "--portal",
+        &url,
+    ]);
+    sandbox.ok(&["phone", "wait", phone, "--timeout", "20"]);
+    sandbox.ok(&[
+        "phone",
+        "register",
+        phone,
+        "--phone-auth-pin-file",
+        phone_auth,
+    ]);
+    ocsp_until(&sandbox, &url, "phone_auth", ": good");
+
+    // Accounts: the key is printed once and written where asked; only a digest is kept.
+    let alice = sandbox.path("alice.key");
+    let bob = sandbox.path("bob.key");
+    let rp = sandbox.path("rp.key");
+    let added = sandbox.ok(&[
+        "operator",
+        "add",
+        "alice",
+        "--role",
+        "hotline",
+        "--key-out",
+        alice.to_str().unwrap(),
+    ]);
+    let key = std::fs::read_to_string(&alice).unwrap();
+    assert!(
+        key.starts_with("jpki_") && added.contains(key.trim()),
+        "{added}"
+    );
+    sandbox.ok(&[
+        "operator",
+        "add",
+        "bob",
+        "--role",
+        "auditor",
+        "--key-out",
+        bob.to_str().unwrap(),
+    ]);
+    sandbox.ok(&["verifier", "add", "rp", "--key-out", rp.to_str().unwrap()]);
+    let error = sandbox.fails(&["operator", "add", "eve", "--role", "root"]);
+    assert!(error.contains("unknown operator role"), "{error}");
+    let listed = sandbox.ok(&["operator", "list"]);
+    assert!(
+        listed.contains("alice") && listed.contains("verifier") && !listed.contains(key.trim()),
+        "{listed}"
+    );
+    let database = std::fs::read(sandbox.path("data/jpki.db")).unwrap();
+    assert!(
+        !database
+            .windows(key.trim().len())
+            .any(|w| w == key.trim().as_bytes()),
+        "the key is not stored in clear"
+    );
+
+    // The hotline: the auditor may not suspend; the hotline operator may.
+    let suspend = |key_file: &Path| {
+        sandbox.jpki(&[
+            "hotline",
+            "suspend",
+            "--my-number",
+            "123456789018",
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "--portal",
+            &url,
+        ])
+    };
+    let refused = suspend(&bob);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("ROLE_FORBIDDEN"),
+        "{refused:?}"
+    );
+    let suspended = suspend(&alice);
+    assert!(suspended.status.success(), "{suspended:?}");
+    assert!(String::from_utf8_lossy(&suspended.stdout).contains("certificateHold"));
+    ocsp_until(&sandbox, &url, "phone_auth", "Reason: certificateHold");
+    ocsp_until(&sandbox, &url, "phone_sign", "Reason: certificateHold");
+    let status = sandbox.ok(&[
+        "hotline",
+        "status",
+        "--name",
+        "公的 太郎",
+        "--birth-date",
+        "1990-01-02",
+        "--api-key-file",
+        bob.to_str().unwrap(),
+        "--portal",
+        &url,
+    ]);
+    assert_eq!(status.matches(" held ").count(), 2, "{status}");
+
+    let old_sign = certificates(&sandbox)
+        .into_iter()
+        .filter(|c| c.kind.as_str() == "phone_sign")
+        .max_by_key(|c| c.issued_at)
+        .unwrap();
+    // Lifting on the found phone: auth good again, sign revoked and re-issued.
+    sandbox.write("found-sign", "FOUND2026\n");
+    let lifted = sandbox.ok(&[
+        "phone",
+        "lift",
+        phone,
+        "--card",
+        card,
+        "--sign-password-file",
+        sign,
+        "--phone-sign-password-file",
+        sandbox.path("found-sign").to_str().unwrap(),
+    ]);
+    assert!(
+        lifted.contains("released") && lifted.contains("superseded"),
+        "{lifted}"
+    );
+    ocsp_until(&sandbox, &url, "phone_auth", ": good");
+    sandbox.ok(&["phone", "wait", phone, "--timeout", "20"]);
+    sandbox.ok(&[
+        "phone",
+        "register",
+        phone,
+        "--phone-auth-pin-file",
+        phone_auth,
+    ]);
+    ocsp_until(&sandbox, &url, "phone_sign", ": good");
+    let new_sign = certificates(&sandbox)
+        .into_iter()
+        .filter(|c| c.kind.as_str() == "phone_sign")
+        .max_by_key(|c| c.issued_at)
+        .unwrap();
+    assert_ne!(new_sign.serial, old_sign.serial);
+    let links = sandbox.ok(&[
+        "verifier",
+        "links",
+        "--issuer",
+        "sign",
+        "--serial",
+        &new_sign.serial.to_hex(),
+        "--api-key-file",
+        rp.to_str().unwrap(),
+        "--portal",
+        &url,
+    ]);
+    assert!(links.contains("replaces (新旧紐付け)"), "{links}");
+
+    // Moving house, from the registry's CLI (another process): the signature
+    // certificates are revoked, the portal answers within its poll interval.
+    let moved = sandbox.ok(&[
+        "resident",
+        "move",
+        "1",
+        "--address",
+        "大阪府大阪市北区中之島1-3-20",
+    ]);
+    assert_eq!(moved.matches("affiliationChanged").count(), 2, "{moved}");
+    ocsp_until(&sandbox, &url, "phone_sign", "Reason: affiliationChanged");
+    ocsp_until(&sandbox, &url, "phone_auth", ": good");
+    let error = sandbox.fails(&["resident", "move", "99", "--address", "どこか"]);
+    assert!(error.contains("no resident"), "{error}");
+
+    // CRLs on demand, served by the portal, checked by OpenSSL.
+    let published = sandbox.ok(&["crl", "publish"]);
+    assert!(published.contains("Published"), "{published}");
+    let number: u64 = published
+        .lines()
+        .find(|line| line.contains("/crl/sign/0.crl "))
+        .and_then(|line| line.split('#').nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no sign/0 CRL number in {published}"));
+    let base = sandbox.path("base.crl");
+    // The portal loads what `jpki crl publish` saved at its next poll, and serves it.
+    let mut served_number = String::new();
+    for _ in 0..40 {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail",
+                "-o",
+                base.to_str().unwrap(),
+                &format!("{url}/crl/sign/0.crl"),
+            ])
+            .output()
+            .expect("curl must be installed");
+        assert!(output.status.success(), "{output:?}");
+        let (ok, out) = openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            base.to_str().unwrap(),
+            "-noout",
+            "-crlnumber",
+            "-CAfile",
+            sandbox.path("data/ca/sign-ca.pem").to_str().unwrap(),
+        ]);
+        assert!(ok && out.contains("verify OK"), "{out}");
+        served_number = out;
+        if served_number.contains(&format!("crlNumber=0x{number:X}")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(
+        served_number.contains(&format!("crlNumber=0x{number:X}")),
+        "expected CRL #{number} ({number:X}), served:\n{served_number}"
+    );
+
+    // Death: everything revoked.
+    let died = sandbox.ok(&["resident", "death", "1"]);
+    assert!(died.contains("cessationOfOperation"), "{died}");
+    ocsp_until(&sandbox, &url, "phone_auth", "Reason: cessationOfOperation");
+    let error = sandbox.fails(&["resident", "rename", "1", "--name", "公的 次郎"]);
+    assert!(error.contains("deceased"), "{error}");
+    drop(served);
+}

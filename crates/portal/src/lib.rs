@@ -17,7 +17,9 @@
 
 mod attestation;
 mod error;
+mod lifecycle_routes;
 mod openapi;
+mod relying_routes;
 mod routes;
 
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub use attestation::SeAttestationVerifier;
 pub use error::ApiError;
 pub use jpki_authority::phone::RaError;
 pub use openapi::openapi_document;
+pub use relying_routes::RELYING_ROUTES;
 pub use routes::ROUTES;
 
 /// What every handler shares.
@@ -42,6 +45,10 @@ pub struct AppState {
     pub events: Arc<Notify>,
     /// How often an idle event stream re-reads the database.
     pub event_poll: Duration,
+    /// Login, signed submissions, the platform-operator API, sign requests.
+    pub relying: Option<Arc<jpki_authority::relying::RelyingService<Store>>>,
+    /// The hotline and the certificate links (accounts with API keys).
+    pub hotline: Option<Arc<jpki_authority::hotline::HotlineService<Store>>>,
 }
 
 impl AppState {
@@ -50,7 +57,27 @@ impl AppState {
             phone,
             events: Arc::new(Notify::new()),
             event_poll: Duration::from_millis(500),
+            relying: None,
+            hotline: None,
         }
+    }
+
+    /// Adds the hotline (suspension, lookup) and the certificate links.
+    pub fn with_hotline(
+        mut self,
+        hotline: Arc<jpki_authority::hotline::HotlineService<Store>>,
+    ) -> Self {
+        self.hotline = Some(hotline);
+        self
+    }
+
+    /// Adds the relying-party services (login, submissions, platform API, sign requests).
+    pub fn with_relying(
+        mut self,
+        relying: Arc<jpki_authority::relying::RelyingService<Store>>,
+    ) -> Self {
+        self.relying = Some(relying);
+        self
     }
 }
 

@@ -5,6 +5,8 @@
 use jpki_api::ErrorCode;
 use serde_json::{Value, json};
 
+mod lifecycle;
+
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
@@ -36,7 +38,7 @@ pub fn openapi_document() -> Value {
         .iter()
         .map(|code| code.as_str())
         .collect::<Vec<_>>();
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "jpki portal API",
@@ -300,7 +302,10 @@ pub fn openapi_document() -> Value {
                 "get": { "summary": "Liveness", "responses": { "200": { "description": "ok" } } }
             }
         }
-    })
+    });
+    lifecycle::extend(&mut document);
+    crate::relying_routes::extend_openapi(&mut document);
+    document
 }
 
 #[cfg(test)]
@@ -321,6 +326,7 @@ mod tests {
         documented.sort();
         let mut routed: Vec<(String, String)> = ROUTES
             .iter()
+            .chain(crate::relying_routes::RELYING_ROUTES)
             .map(|(method, path)| (method.to_string(), path.to_string()))
             .collect();
         routed.sort();

@@ -29,6 +29,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/devices/{device_id}/certificates"),
     ("get", "/api/v1/devices/{device_id}/history"),
     ("post", "/api/v1/devices/{device_id}/wiped"),
+    ("post", "/api/v1/hotline/suspensions"),
+    ("post", "/api/v1/hotline/lookups"),
+    ("get", "/api/v1/certificates/{issuer}/{serial}/links"),
+    ("post", "/api/v1/phone/lift"),
+    ("post", "/api/v1/phone/revocations"),
+    ("post", "/api/v1/phone/revoke-other"),
+    ("post", "/api/v1/phone/pin-resets"),
     ("get", "/healthz"),
 ];
 
@@ -54,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{device_id}/history", get(history))
         .route("/api/v1/devices/{device_id}/wiped", post(wiped))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::relying_routes::router())
+        .merge(crate::lifecycle_routes::router())
         .fallback(|| async {
             ApiError::new(ErrorCode::MalformedRequest, "no such endpoint")
                 .with_status(StatusCode::NOT_FOUND)
@@ -70,7 +79,7 @@ impl ApiError {
 }
 
 /// A JSON body whose rejections are problem documents.
-struct ApiJson<T>(T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -88,7 +97,7 @@ where
 }
 
 /// `Authorization: Bearer <device token>`.
-struct DeviceToken(String);
+pub(crate) struct DeviceToken(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for DeviceToken {
     type Rejection = ApiError;

@@ -263,6 +263,20 @@ where
     L: StatusLookup + 'static,
     C: ResponseCache + 'static,
 {
+    serve_ocsp_post(&state, &headers, &body).await
+}
+
+/// Serves `POST /ocsp` (content type checked, then the request answered). Public so
+/// that a service can mount the routes over a responder it swaps.
+pub async fn serve_ocsp_post<L, C>(
+    state: &HttpState<L, C>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response
+where
+    L: StatusLookup + 'static,
+    C: ResponseCache + 'static,
+{
     if let Some(content_type) = headers.get(CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -278,7 +292,7 @@ where
             );
         }
     }
-    serve_ocsp(&state, &headers, &body).await
+    serve_ocsp(state, headers, body).await
 }
 
 async fn ocsp_get<L, C>(
@@ -315,8 +329,19 @@ where
     if encoded.len() > max.saturating_mul(4).saturating_add(16) {
         return text(StatusCode::URI_TOO_LONG, "OCSP request too long\n");
     }
-    match decode_get_request(encoded) {
-        Some(der) => serve_ocsp(state, headers, &der).await,
+    if !state.authorizer.authorize(headers) {
+        if decode_get_request(encoded).is_none() {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "the path after /ocsp/ is not a base64 OCSP request\n",
+            );
+        }
+        tracing::debug!(code = "OCSP0006", "OCSP query refused: not authorized");
+        let reply = OcspReply::refused(OcspResponseStatus::Unauthorized);
+        return ocsp_response(&reply, headers, state.ocsp.clock().now());
+    }
+    match state.ocsp.handle_get(encoded, decode_get_request).await {
+        Some(reply) => ocsp_response(&reply, headers, state.ocsp.clock().now()),
         None => text(
             StatusCode::BAD_REQUEST,
             "the path after /ocsp/ is not a base64 OCSP request\n",
@@ -367,23 +392,26 @@ fn cached_response(
         return (StatusCode::OK, headers, Body::from(body)).into_response();
     };
     let max_age = (hints.next_update - now).whole_seconds().max(0);
-    let etag = format!("\"{}\"", hints.etag);
-    let values = [
-        (
-            CACHE_CONTROL,
-            Some(format!(
-                "max-age={max_age}, public, no-transform, must-revalidate"
-            )),
-        ),
-        (LAST_MODIFIED, http_date(hints.produced_at)),
-        (EXPIRES, http_date(hints.next_update)),
-        (ETAG, Some(etag.clone())),
-    ];
-    for (name, value) in values {
-        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            headers.insert(name, value);
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "max-age={max_age}, public, no-transform, must-revalidate"
+    )) {
+        headers.insert(CACHE_CONTROL, value);
+    }
+    let fixed = fixed_headers(hints);
+    for (name, value) in [
+        (LAST_MODIFIED, &fixed.last_modified),
+        (EXPIRES, &fixed.expires),
+        (ETAG, &fixed.etag),
+    ] {
+        if let Some(value) = value {
+            headers.insert(name, value.clone());
         }
     }
+    let etag = fixed
+        .etag
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
     let not_modified = request_headers
         .get_all(IF_NONE_MATCH)
         .iter()
@@ -395,6 +423,44 @@ fn cached_response(
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     (StatusCode::OK, headers, Body::from(body)).into_response()
+}
+
+/// The headers of a cacheable response that do not depend on the time of the request.
+#[derive(Clone)]
+struct FixedHeaders {
+    key: (OffsetDateTime, OffsetDateTime, String),
+    last_modified: Option<HeaderValue>,
+    expires: Option<HeaderValue>,
+    etag: Option<HeaderValue>,
+}
+
+thread_local! {
+    /// The last response's fixed headers, per thread: a responder answering the same
+    /// hot certificates formats its dates once per response, not once per request.
+    static LAST_FIXED: std::cell::RefCell<Option<FixedHeaders>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn fixed_headers(hints: &CacheHints) -> FixedHeaders {
+    LAST_FIXED.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(fixed) = last.as_ref()
+            && fixed.key.0 == hints.produced_at
+            && fixed.key.1 == hints.next_update
+            && fixed.key.2 == hints.etag
+        {
+            return fixed.clone();
+        }
+        let value = |text: Option<String>| text.and_then(|t| HeaderValue::from_str(&t).ok());
+        let fixed = FixedHeaders {
+            key: (hints.produced_at, hints.next_update, hints.etag.clone()),
+            last_modified: value(http_date(hints.produced_at)),
+            expires: value(http_date(hints.next_update)),
+            etag: value(Some(format!("\"{}\"", hints.etag))),
+        };
+        *last = Some(fixed.clone());
+        fixed
+    })
 }
 
 /// IMF-fixdate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -459,7 +525,22 @@ where
     L: StatusLookup + 'static,
     C: ResponseCache + 'static,
 {
-    if !state.authorizer.authorize(&headers) {
+    serve_crl(&state, &headers, &issuer, &file)
+}
+
+/// Serves `GET /crl/{issuer}/{file}`. Public for the same reason as
+/// [`serve_ocsp_post`].
+pub fn serve_crl<L, C>(
+    state: &HttpState<L, C>,
+    headers: &HeaderMap,
+    issuer: &str,
+    file: &str,
+) -> Response
+where
+    L: StatusLookup + 'static,
+    C: ResponseCache + 'static,
+{
+    if !state.authorizer.authorize(headers) {
         let mut response = text(StatusCode::UNAUTHORIZED, "authorization required\n");
         response.headers_mut().insert(
             WWW_AUTHENTICATE,
@@ -468,7 +549,7 @@ where
         return response;
     }
     let not_found = || text(StatusCode::NOT_FOUND, "no such CRL\n");
-    let Ok(issuer) = IssuerId::new(issuer) else {
+    let Ok(issuer) = IssuerId::new(issuer.to_owned()) else {
         return not_found();
     };
     let (shard, delta) = match file.strip_suffix("-delta.crl") {
@@ -487,7 +568,7 @@ where
         state.crls.full(&issuer, shard)
     };
     match crl {
-        Some(crl) => crl_response(&crl, &headers, state.ocsp.clock().now()),
+        Some(crl) => crl_response(&crl, headers, state.ocsp.clock().now()),
         None => not_found(),
     }
 }

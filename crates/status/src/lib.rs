@@ -19,11 +19,16 @@
 //!   [`KnownStatus::from_certificate_status`] maps the lifecycle's statuses, `Pending`
 //!   as a hold), and [`InMemoryStatus`], which implements both.
 //! - [`bench`](mod@bench): [`bench::bench_crl`] and [`bench::bench_ocsp_presigned`] for `jpki bench`.
+//! - [`database`]: [`StoreStatus`], the data seams over `jpki-store`'s read-only
+//!   `StatusStore` view.
+//! - [`service`]: [`StatusService`], everything above assembled over one database —
+//!   routes, the worker that polls status changes and publishes CRLs (saved in the
+//!   database, shared by every process), and [`StatusNotifier`], which the lifecycle
+//!   calls so that a change is answered by OCSP before the API acknowledges it.
 //!
 //! Not here: changing a status (the lifecycle in `jpki-authority` does, then calls
-//! `on_status_change`), the database (the lead implements the traits over
-//! `jpki-store`), timers (the caller runs `refresh` and `publish_due` periodically,
-//! passing the time), TLS.
+//! [`StatusNotifier::certificates_changed`]), issuing responder certificates (the
+//! authority does; the composition root hands the keys over), TLS.
 //!
 //! The decisions a reviewer will question (details in each module):
 //! - **The data seams are async traits** returning `Send` futures (as `jpki-store`'s),
@@ -44,14 +49,17 @@
 
 pub mod bench;
 pub mod crl;
+pub mod database;
 mod error;
 pub mod http;
 mod ids;
 pub mod lookup;
 pub mod ocsp;
 pub mod presign;
+pub mod service;
 
 pub use crl::{CrlAuthority, CrlConfig, CrlPublisher, CrlRepository, PublishedCrl, PublishedPair};
+pub use database::StoreStatus;
 pub use error::StatusError;
 pub use http::{HttpState, router};
 pub use ids::{IssuerId, ShardId, crl_path, crl_url, delta_crl_path, delta_crl_url};
@@ -62,4 +70,7 @@ pub use ocsp::{
 };
 pub use presign::{
     InMemoryResponseCache, OcspStats, PresigningResponder, RefreshReport, ResponseCache,
+};
+pub use service::{
+    AuthorityKeys, ResponderKeys, StatusNotifier, StatusService, StatusSettings, TickReport,
 };

@@ -59,7 +59,8 @@ use jpki_model::{RevocationReason, SerialNumber};
 use jpki_pkix::ocsp::{
     BasicOcspResponse, CertId, CertStatus, ID_PKIX_OCSP_NONCE, MAX_NONCE_LEN, OcspRequest,
     OcspResponse, OcspResponseStatus, ResponderId, ResponseData, SingleResponse, Version,
-    generalized_time, has_ocsp_signing, nonce_value, responder_key_hash,
+    generalized_time, has_ocsp_signing, hash_algorithm_identifier, nonce_value, responder_key_hash,
+    serial_integer,
 };
 use jpki_pkix::{JpkiCertificate, SignerAdapter};
 use time::{Duration, OffsetDateTime};
@@ -242,13 +243,26 @@ impl Responder {
             })
     }
 
-    /// The canonical CertID of `serial` with `hash` (NULL hash parameters, as OpenSSL).
+    /// The canonical CertID of `serial` with `hash` (NULL hash parameters, as OpenSSL),
+    /// from the issuer hashes computed once in [`Responder::new`].
     pub fn cert_id(
         &self,
         serial: &SerialNumber,
         hash: DigestAlgorithm,
     ) -> Result<CertId, StatusError> {
-        Ok(CertId::for_issuer(&self.ca, serial, hash)?)
+        match self
+            .issuer_hashes
+            .iter()
+            .find(|(known, _, _)| *known == hash)
+        {
+            Some((_, name_hash, key_hash)) => Ok(CertId {
+                hash_algorithm: hash_algorithm_identifier(hash),
+                issuer_name_hash: der::asn1::OctetString::new(name_hash.clone())?,
+                issuer_key_hash: der::asn1::OctetString::new(key_hash.clone())?,
+                serial_number: serial_integer(serial)?,
+            }),
+            None => Ok(CertId::for_issuer(&self.ca, serial, hash)?),
+        }
     }
 
     /// nextUpdate for a response made at `now`.

@@ -8,6 +8,10 @@
 //!    nonce, a pre-signed hash) from the cache while the cached response is within its
 //!    validity; on a miss it looks the status up, signs, serves and keeps the response.
 //!    Everything else (nonces, several CertIDs, other hashes) is signed on demand.
+//!    A cacheable request seen before is recognised by its bytes as received (the DER
+//!    of a POST, the path of a GET: [`PresigningResponder::handle_get`]) without being
+//!    decoded or parsed again — the hot path of a responder that answers the same few
+//!    million certificates all day.
 //! 2. [`PresigningResponder::on_status_change`] re-signs the cached responses of one
 //!    certificate (every responder of its CA × every pre-signed hash) with the status
 //!    it reads now. The lifecycle calls it after every issuance, hold, release and
@@ -262,6 +266,23 @@ pub struct RefreshReport {
 
 const LOCK_STRIPES: usize = 64;
 
+/// Most request identities [`PresigningResponder`] remembers (cleared when full).
+const REMEMBERED_REQUESTS: usize = 100_000;
+
+/// What identifies a request as received: its DER (POST), or its GET path tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Received {
+    Der = 0,
+    Path = 1,
+}
+
+fn identity(received: Received, bytes: &[u8]) -> Box<[u8]> {
+    let mut identity = Vec::with_capacity(bytes.len() + 1);
+    identity.push(received as u8);
+    identity.extend_from_slice(bytes);
+    identity.into_boxed_slice()
+}
+
 /// The OCSP responder with its pre-signed cache (see the module docs).
 pub struct PresigningResponder<L, C> {
     service: OcspService,
@@ -270,6 +291,11 @@ pub struct PresigningResponder<L, C> {
     clock: Arc<dyn Clock>,
     locks: Vec<tokio::sync::Mutex<()>>,
     counters: Counters,
+    /// Requests seen before, by their bytes as received, mapped to their pre-signed
+    /// cache key: a repeated request costs a hash lookup instead of decoding and
+    /// parsing. Only cacheable queries are remembered; the mapping is a pure function of
+    /// the bytes and this responder's configuration.
+    remembered: RwLock<HashMap<Box<[u8]>, PresignedKey>>,
 }
 
 impl<L, C> std::fmt::Debug for PresigningResponder<L, C> {
@@ -293,6 +319,7 @@ impl<L: StatusLookup, C: ResponseCache> PresigningResponder<L, C> {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             counters: Counters::default(),
+            remembered: RwLock::new(HashMap::new()),
         }
     }
 
@@ -331,8 +358,58 @@ impl<L: StatusLookup, C: ResponseCache> PresigningResponder<L, C> {
         reply
     }
 
+    /// The fresh pre-signed reply of a request seen before, if any.
+    async fn remembered_reply(&self, identity: &[u8]) -> Option<OcspReply> {
+        let key = self
+            .remembered
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(identity)
+            .cloned()?;
+        match self.cache.get(&key).await {
+            Ok(Some(entry)) if entry.next_update > self.clock.now() => {
+                Some(self.count(entry.reply()))
+            }
+            _ => None,
+        }
+    }
+
+    fn remember(&self, identity: Box<[u8]>, key: &PresignedKey) {
+        let mut remembered = self
+            .remembered
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if remembered.len() >= REMEMBERED_REQUESTS {
+            remembered.clear();
+        }
+        remembered.insert(identity, key.clone());
+    }
+
     /// Answers one request (see the module docs for the cache rules).
     pub async fn handle(&self, request_der: &[u8]) -> OcspReply {
+        let identity = identity(Received::Der, request_der);
+        if let Some(reply) = self.remembered_reply(&identity).await {
+            return reply;
+        }
+        self.handle_parsed(request_der, identity).await
+    }
+
+    /// Answers an RFC 5019 GET whose path tail (as received) is `path`; `decode` turns
+    /// it into the request DER. `None` when it does not decode.
+    pub async fn handle_get(
+        &self,
+        path: &str,
+        decode: impl FnOnce(&str) -> Option<Vec<u8>>,
+    ) -> Option<OcspReply> {
+        let identity = identity(Received::Path, path.as_bytes());
+        if let Some(reply) = self.remembered_reply(&identity).await {
+            return Some(reply);
+        }
+        let der = decode(path)?;
+        Some(self.handle_parsed(&der, identity).await)
+    }
+
+    async fn handle_parsed(&self, request_der: &[u8], identity: Box<[u8]>) -> OcspReply {
         let now = self.clock.now();
         let query = match self.service.parse(request_der) {
             Ok(query) => query,
@@ -341,6 +418,7 @@ impl<L: StatusLookup, C: ResponseCache> PresigningResponder<L, C> {
         let Some(key) = self.service.cache_key(&query) else {
             return self.count(self.service.respond_query(&query, now, &self.lookup).await);
         };
+        self.remember(identity, &key);
         match self.cache.get(&key).await {
             Ok(Some(entry)) if entry.next_update > now => return self.count(entry.reply()),
             Ok(_) => {}

@@ -12,6 +12,7 @@ use crate::error::{StoreError, db, unique_conflict};
 use crate::records::{AuthorityRecord, CertificateRecord, Holder, NewCertificate, ResidentId};
 use crate::store::{BackendPool, RowExt, Store, dispatch};
 use crate::traits::{CaStore, CertificateStore};
+use time::OffsetDateTime;
 
 impl CaStore for Store {
     async fn save_authority(&self, authority: &AuthorityRecord) -> Result<(), StoreError> {
@@ -204,8 +205,9 @@ impl CaStore for Store {
                 "INSERT INTO certificates \
                  (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
                   not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
-                  status, held_since, revoked_at, revocation_reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL, NULL)",
+                  status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL, NULL, \
+                  $15, $11)",
             )
             .bind(&certificate.issuer_name)
             .bind(serial)
@@ -221,6 +223,7 @@ impl CaStore for Store {
             .bind(renewal_issuer)
             .bind(renewal_serial)
             .bind(active.status)
+            .bind(i64::from(certificate.crl_shard))
             .execute(&mut *tx)
             .await
             .map_err(unique_conflict(
@@ -366,17 +369,19 @@ impl CertificateStore for Store {
         serial: &SerialNumber,
         expected: &CertificateStatus,
         new: &CertificateStatus,
+        at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "set_status";
         let expected_columns = StatusColumns::encode(expected)?;
         let new_columns = StatusColumns::encode(new)?;
+        let changed_at = to_micros(at)?;
         dispatch!(self, |pool| {
             // One conditional UPDATE: it changes the row only if every status column
             // still holds the expected value, so two callers racing from the same
             // expected status cannot both succeed.
             let result = sqlx::query(
                 "UPDATE certificates SET status = $3, held_since = $4, revoked_at = $5, \
-                 revocation_reason = $6 \
+                 revocation_reason = $6, status_changed_at = $11 \
                  WHERE issuer_name = $1 AND serial = $2 AND status = $7 \
                  AND held_since IS NOT DISTINCT FROM $8 \
                  AND revoked_at IS NOT DISTINCT FROM $9 \
@@ -392,6 +397,7 @@ impl CertificateStore for Store {
             .bind(expected_columns.held_since)
             .bind(expected_columns.revoked_at)
             .bind(expected_columns.revocation_reason)
+            .bind(changed_at)
             .execute(pool)
             .await
             .map_err(db(OPERATION))?;
@@ -421,7 +427,7 @@ impl CertificateStore for Store {
     }
 }
 
-fn describe_status(status: &CertificateStatus) -> String {
+pub(crate) fn describe_status(status: &CertificateStatus) -> String {
     match status {
         CertificateStatus::Pending => "pending registration".into(),
         CertificateStatus::Active => "active".into(),

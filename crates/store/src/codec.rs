@@ -73,7 +73,7 @@ macro_rules! certificate_columns {
     () => {
         "issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
          not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
-         status, held_since, revoked_at, revocation_reason"
+         status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at"
     };
 }
 pub(crate) use certificate_columns;
@@ -187,7 +187,14 @@ pub(crate) fn certificate_from_row(row: &impl RowExt) -> Result<CertificateRecor
         issued_at: time_column(row, "issued_at")?,
         renewal_of,
         status: status_from_row(row)?,
+        crl_shard: shard_column(row, "crl_shard")?,
+        status_changed_at: time_column(row, "status_changed_at")?,
     })
+}
+
+pub(crate) fn shard_column(row: &impl RowExt, column: &str) -> Result<u32, StoreError> {
+    let value = row.int(column)?;
+    u32::try_from(value).map_err(|error| StoreError::corrupt(column, error))
 }
 
 pub(crate) fn audit_from_row(row: &impl RowExt) -> Result<AuditRecord, StoreError> {

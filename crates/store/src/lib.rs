@@ -18,9 +18,9 @@
 //!   unreachable (unless `JPKI_REQUIRE_POSTGRES=1`).
 //!
 //! Not here: business rules (who may hold which certificate, lifecycle transitions,
-//! service hours: `jpki-authority`), certificate encoding (`jpki-pkix`), and the
-//! later tables (applications, devices, revocation lists, OCSP responses, CRLs,
-//! operators, usage history), which later migrations add.
+//! service hours: `jpki-authority`), certificate encoding (`jpki-pkix`). Migration 2
+//! adds the phone tables, migration 3 the lifecycle's (each certificate's CRL shard and
+//! last status change, accounts, published CRLs).
 //!
 //! # Tables, and the trait that writes each
 //!
@@ -34,7 +34,9 @@
 //! | `certificates` | [`CaStore::record_certificate`], [`CertificateStore::set_status`] | key (issuer, serial) → `serials`; holder → `cards`; `renewal_of` → itself |
 //! | `cards` | [`CardStore`] | card id key; (card, resident) referenced by certificates |
 //! | `nonces` | [`NonceStore`] | single use through a conditional `UPDATE` |
-//! | `audit_log` | [`AuditStore`] | append-only from the API |
+//! | `audit_log` | [`AuditStore`], [`LifecycleStore`] | append-only from the API |
+//! | `accounts` | [`AccountStore`] | operators and registered verifiers; API keys as SHA-256 digests |
+//! | `crl_publications` | [`CrlStore`] | the latest full CRL per shard and the deltas over it |
 //!
 //! Times are `BIGINT` microseconds since the Unix epoch (UTC); binary data is
 //! BLOB/BYTEA; enums are stored by their stable names (`card_sign`, `held`, …) and
@@ -72,11 +74,13 @@ mod ca;
 mod cards;
 mod codec;
 mod error;
+mod lifecycle;
 mod migrate;
 mod nonces;
 mod phone;
 mod records;
 mod registry;
+mod relying;
 mod store;
 mod traits;
 
@@ -86,14 +90,25 @@ pub mod testing;
 pub use error::{NonceError, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use records::{
+    AccountRecord, AccountRole, CrlRecord, LifecycleBatch, LifecycleOutcome, ListedCertificate,
+    NewAccount, NewDeviceEvent, StatusChange, StatusChangeRecord, StatusRecord,
+};
+pub use records::{
     ApplicationId, ApplicationRecord, ApplicationState, AuditEntry, AuditId, AuditRecord,
     AuthorityRecord, CardRecord, CertificateRecord, ChangeKind, ConsumedNonce, DeviceEvent,
     DeviceRecord, DeviceState, HistoryEntry, HistoryKind, Holder, NewApplication, NewCertificate,
     NewNonce, NewResident, RegistrationOutcome, Resident, ResidentChange, ResidentId, UsageEntry,
     UsageOutcome, UsageRecord,
 };
+pub use records::{
+    LoginApproval, LoginChallengeRecord, NewLoginChallenge, NewSession, NewSignRequest,
+    NewSubmission, PlatformUser, RelyingPartyRecord, SessionRecord, SignRequestRecord,
+    SignRequestState, SubmissionRecord,
+};
 pub use registry::MAX_PAGE_SIZE;
 pub use store::{BackendKind, Store, redact_url};
+pub use traits::{AccountStore, CrlStore, LifecycleStore, StatusStore};
 pub use traits::{
     AuditStore, CaStore, CardStore, CertificateStore, NonceStore, PhoneStore, RegistryStore,
+    RelyingStore,
 };

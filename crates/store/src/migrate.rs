@@ -62,6 +62,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_phone.sql"),
         postgres: include_str!("../migrations/postgres/0002_phone.sql"),
     },
+    Migration {
+        version: 3,
+        name: "lifecycle",
+        sqlite: include_str!("../migrations/sqlite/0003_lifecycle.sql"),
+        postgres: include_str!("../migrations/postgres/0003_lifecycle.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "relying_party",
+        sqlite: include_str!("../migrations/sqlite/0004_relying_party.sql"),
+        postgres: include_str!("../migrations/postgres/0004_relying_party.sql"),
+    },
 ];
 
 /// The schema version this program writes: the last migration's version.

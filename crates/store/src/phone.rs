@@ -113,10 +113,10 @@ fn check_usage(entry: &UsageEntry) -> Result<(), StoreError> {
 }
 
 /// The SQL every backend runs to append one usage line (inside or outside a transaction).
-const INSERT_USAGE: &str = "INSERT INTO usage_history \
+pub(crate) const INSERT_USAGE: &str = "INSERT INTO usage_history \
      (resident_id, occurred_at, device_id, action, outcome, detail_json) VALUES ($1, $2, $3, $4, $5, $6)";
 
-const INSERT_EVENT: &str = "INSERT INTO device_events (device_id, kind, payload_json, created_at) VALUES ($1, $2, $3, $4) RETURNING seq";
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO device_events (device_id, kind, payload_json, created_at) VALUES ($1, $2, $3, $4) RETURNING seq";
 
 impl PhoneStore for Store {
     async fn save_device(
@@ -477,13 +477,14 @@ impl PhoneStore for Store {
                 }
                 sqlx::query(
                     "UPDATE certificates SET status = $3, held_since = NULL, revoked_at = $4, \
-                     revocation_reason = $5 WHERE issuer_name = $1 AND serial = $2",
+                     revocation_reason = $5, status_changed_at = $6 WHERE issuer_name = $1 AND serial = $2",
                 )
                 .bind(&certificate.issuer_name)
                 .bind(certificate.serial.as_bytes())
                 .bind(superseded_status.status)
                 .bind(superseded_status.revoked_at)
                 .bind(superseded_status.revocation_reason)
+                .bind(at_micros)
                 .execute(&mut *tx)
                 .await
                 .map_err(db(OPERATION))?;
@@ -491,6 +492,7 @@ impl PhoneStore for Store {
                     at,
                     reason: RevocationReason::Superseded,
                 };
+                certificate.status_changed_at = crate::codec::from_micros("at", at_micros)?;
                 if !same_device && !wiped_devices.contains(device) {
                     wiped_devices.push(device.clone());
                 }
@@ -554,10 +556,12 @@ impl PhoneStore for Store {
             // Step 7: this application's certificates: active now, or at activate_at.
             if activate_micros <= at_micros {
                 sqlx::query(
-                    "UPDATE certificates SET status = 'active' WHERE status = 'pending' AND (issuer_name, serial) IN \
+                    "UPDATE certificates SET status = 'active', status_changed_at = $2 \
+                     WHERE status = 'pending' AND (issuer_name, serial) IN \
                      (SELECT issuer_name, serial FROM application_certificates WHERE application_id = $1)",
                 )
                 .bind(id.0)
+                .bind(at_micros)
                 .execute(&mut *tx)
                 .await
                 .map_err(db(OPERATION))?;
@@ -626,7 +630,8 @@ impl PhoneStore for Store {
         dispatch!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(db(OPERATION))?;
             let rows = sqlx::query(concat!(
-                "UPDATE certificates SET status = 'active' WHERE status = 'pending' AND (issuer_name, serial) IN \
+                "UPDATE certificates SET status = 'active', status_changed_at = $1 \
+                 WHERE status = 'pending' AND (issuer_name, serial) IN \
                  (SELECT c.issuer_name, c.serial FROM application_certificates c \
                   JOIN applications a ON a.id = c.application_id \
                   WHERE a.state = 'registered' AND a.activate_at <= $1) RETURNING ",

@@ -166,6 +166,8 @@ pub struct NewCertificate {
     pub awaiting_registration: bool,
     /// The phone application that produced it, linked in the same transaction.
     pub application: Option<ApplicationId>,
+    /// The CRL shard the CA chose and wrote into the certificate's CRL distribution point.
+    pub crl_shard: u32,
 }
 
 /// A recorded certificate with its current status.
@@ -183,6 +185,10 @@ pub struct CertificateRecord {
     pub issued_at: OffsetDateTime,
     pub renewal_of: Option<(String, SerialNumber)>,
     pub status: CertificateStatus,
+    /// The CRL shard written into the certificate.
+    pub crl_shard: u32,
+    /// When the status last changed (the issuance for a certificate never changed).
+    pub status_changed_at: OffsetDateTime,
 }
 
 struct DerLen(usize);
@@ -209,6 +215,7 @@ impl fmt::Debug for NewCertificate {
             .field("renewal_of", &self.renewal_of)
             .field("awaiting_registration", &self.awaiting_registration)
             .field("application", &self.application)
+            .field("crl_shard", &self.crl_shard)
             .finish()
     }
 }
@@ -228,6 +235,8 @@ impl fmt::Debug for CertificateRecord {
             .field("issued_at", &self.issued_at)
             .field("renewal_of", &self.renewal_of)
             .field("status", &self.status)
+            .field("crl_shard", &self.crl_shard)
+            .field("status_changed_at", &self.status_changed_at)
             .finish()
     }
 }
@@ -247,6 +256,8 @@ impl CertificateRecord {
             issued_at: new.issued_at,
             renewal_of: new.renewal_of.clone(),
             status,
+            crl_shard: new.crl_shard,
+            status_changed_at: new.issued_at,
         }
     }
 }
@@ -496,4 +507,362 @@ pub struct RegistrationOutcome {
     pub wiped_devices: Vec<String>,
     /// Other applications of the person that can no longer be registered.
     pub superseded_applications: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Relying parties: login, sessions, signed submissions, platform users, sign requests
+// ---------------------------------------------------------------------------------------
+
+/// A login challenge the portal issued (cross-device: shown as a short code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLoginChallenge {
+    pub id: String,
+    pub challenge: Vec<u8>,
+    /// Short code a person types on the phone (e.g. `K7QF-92MA`).
+    pub code: String,
+    /// SHA-256 of the secret the browser holds to collect the session.
+    pub browser_secret_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Who approved a login, with which certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginApproval {
+    pub at: OffsetDateTime,
+    pub resident_id: ResidentId,
+    pub device_id: Option<String>,
+    pub certificate: (String, SerialNumber),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginChallengeRecord {
+    pub id: String,
+    pub challenge: Vec<u8>,
+    pub code: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub approval: Option<LoginApproval>,
+    pub collected_at: Option<OffsetDateTime>,
+}
+
+/// A portal session (the token itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub token_hash: Vec<u8>,
+    pub resident_id: ResidentId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub login_challenge: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub resident_id: ResidentId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub login_challenge: Option<String>,
+}
+
+/// A signed online application (オンライン申請) the portal accepted, with the
+/// verification report (and its evidence) made at submission time.
+#[derive(Clone, PartialEq)]
+pub struct NewSubmission {
+    pub public_id: String,
+    pub resident_id: ResidentId,
+    pub certificate: (String, SerialNumber),
+    pub title: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub report: serde_json::Value,
+    pub received_at: OffsetDateTime,
+}
+
+impl fmt::Debug for NewSubmission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSubmission")
+            .field("public_id", &self.public_id)
+            .field("resident_id", &self.resident_id)
+            .field("title", &self.title)
+            .field("content", &DerLen(self.content.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmissionRecord {
+    pub id: i64,
+    pub submission: NewSubmission,
+}
+
+/// A private relying party registered with the platform operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelyingPartyRecord {
+    pub id: i64,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// A person as one relying party knows them: a stable, per-party user id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUser {
+    pub relying_party_id: i64,
+    pub resident_id: ResidentId,
+    pub user_id: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Where a sign request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignRequestState {
+    Pending,
+    Approved,
+    Declined,
+}
+
+impl SignRequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+        }
+    }
+
+    pub(crate) fn from_stored(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => Self::Pending,
+            "approved" => Self::Approved,
+            "declined" => Self::Declined,
+            _ => return None,
+        })
+    }
+}
+
+/// A private app's request that the person's phone sign something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSignRequest {
+    pub public_id: String,
+    pub relying_party_id: i64,
+    pub resident_id: ResidentId,
+    pub purpose: String,
+    /// `signature` (CMS with the phone signature key) or `authentication`.
+    pub kind: String,
+    pub content: Vec<u8>,
+    pub verification_code: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignRequestRecord {
+    pub request: NewSignRequest,
+    pub relying_party_name: String,
+    pub state: SignRequestState,
+    pub answered_at: Option<OffsetDateTime>,
+    pub device_id: Option<String>,
+    pub signature: Option<Vec<u8>>,
+    pub certificate: Option<Vec<u8>>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifecycle: status changes with their history, accounts, status services, CRLs
+// ---------------------------------------------------------------------------------------
+
+/// One compare-and-set of a certificate's status: applied only if the status is exactly
+/// `expected` when the transaction runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub issuer_name: String,
+    pub serial: SerialNumber,
+    pub expected: CertificateStatus,
+    pub new: CertificateStatus,
+}
+
+/// A notification to queue for a phone, in the lifecycle's transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeviceEvent {
+    pub device_id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+/// Everything one lifecycle transition writes, in one transaction: either all of it or
+/// nothing ([`crate::LifecycleStore::apply_lifecycle`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleBatch {
+    /// The time of the transition: every changed certificate's `status_changed_at`.
+    pub at: OffsetDateTime,
+    pub changes: Vec<StatusChange>,
+    /// Open applications (queued or issued) of this resident fail with this reason.
+    pub cancel_applications: Option<(ResidentId, String)>,
+    /// Phones whose state changes (e.g. superseded: told to wipe).
+    pub device_states: Vec<(String, DeviceState)>,
+    pub events: Vec<NewDeviceEvent>,
+    pub usage: Vec<UsageEntry>,
+    pub audit: Vec<AuditEntry>,
+    /// A change to the resident's record (異動), applied first, in the same transaction
+    /// as the revocations it causes (異動等失効).
+    pub resident_change: Option<(ResidentId, ResidentChange)>,
+}
+
+impl LifecycleBatch {
+    /// An empty batch at `at`.
+    pub fn new(at: OffsetDateTime) -> Self {
+        Self {
+            at,
+            changes: Vec::new(),
+            cancel_applications: None,
+            device_states: Vec::new(),
+            events: Vec::new(),
+            usage: Vec::new(),
+            audit: Vec::new(),
+            resident_change: None,
+        }
+    }
+}
+
+/// What [`crate::LifecycleStore::apply_lifecycle`] changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleOutcome {
+    /// The changed certificates, with their new status, in the order of the changes.
+    pub certificates: Vec<CertificateRecord>,
+    /// Public ids of the applications that were cancelled.
+    pub cancelled_applications: Vec<String>,
+    /// Sequence numbers of the queued events.
+    pub events: Vec<i64>,
+    /// The resident's record after the change, when the batch carried one.
+    pub resident: Option<Resident>,
+}
+
+/// What the status services read about a certificate: no DER, no personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRecord {
+    pub serial: SerialNumber,
+    pub status: CertificateStatus,
+    pub issued_at: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub crl_shard: u32,
+    pub status_changed_at: OffsetDateTime,
+}
+
+/// A certificate on (or a candidate for) a CRL: what the publisher needs, nothing more
+/// (a million of them make a full CRL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCertificate {
+    pub serial: SerialNumber,
+    pub status: CertificateStatus,
+    /// For a pending certificate: answered as on hold since its issuance.
+    pub issued_at: OffsetDateTime,
+}
+
+/// A status change seen by [`crate::StatusStore::status_changes_since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChangeRecord {
+    pub issuer_name: String,
+    pub serial: SerialNumber,
+    pub crl_shard: u32,
+    pub status_changed_at: OffsetDateTime,
+}
+
+/// What an API key lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountRole {
+    /// The hotline (一時利用停止 受付): identifies a person, suspends, reads status.
+    Hotline,
+    /// Reads status and history, changes nothing.
+    Auditor,
+    /// A registered verifier (署名検証者・利用者証明検証者): OCSP and CRLs when they are
+    /// restricted, and the certificate links.
+    Verifier,
+}
+
+impl AccountRole {
+    pub const ALL: [Self; 3] = [Self::Hotline, Self::Auditor, Self::Verifier];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hotline => "hotline",
+            Self::Auditor => "auditor",
+            Self::Verifier => "verifier",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+impl fmt::Display for AccountRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An account to create. Only the SHA-256 digest of its API key is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub name: String,
+    pub role: AccountRole,
+    pub key_hash: [u8; 32],
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub name: String,
+    pub role: AccountRole,
+    pub key_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for AccountRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("disabled_at", &self.disabled_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A published CRL (full when `base_number` is `None`, else a delta over that base).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    pub issuer_name: String,
+    pub shard: u32,
+    pub number: u64,
+    pub base_number: Option<u64>,
+    pub this_update: OffsetDateTime,
+    pub next_update: OffsetDateTime,
+    pub der: Vec<u8>,
+}
+
+impl fmt::Debug for CrlRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CrlRecord")
+            .field("issuer_name", &self.issuer_name)
+            .field("shard", &self.shard)
+            .field("number", &self.number)
+            .field("base_number", &self.base_number)
+            .field("this_update", &self.this_update)
+            .field("next_update", &self.next_update)
+            .field("der", &DerLen(self.der.len()))
+            .finish()
+    }
 }

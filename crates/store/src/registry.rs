@@ -16,7 +16,17 @@ use crate::traits::RegistryStore;
 /// The most rows one page of [`RegistryStore::list_residents`] returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
-const INSERT_HISTORY: &str = "INSERT INTO resident_history \
+/// Replaces a living resident's record and takes the next history position; binds
+/// (id, the six basic-information columns, updated_at, deceased_at).
+pub(crate) const UPDATE_RESIDENT: &str = concat!(
+    "UPDATE residents SET name = $2, name_substitute = $3, address = $4, \
+     address_substitute = $5, date_of_birth = $6, sex = $7, updated_at = $8, \
+     deceased_at = $9, history_seq = history_seq + 1 \
+     WHERE id = $1 AND deceased_at IS NULL RETURNING history_seq, ",
+    resident_columns!()
+);
+
+pub(crate) const INSERT_HISTORY: &str = "INSERT INTO resident_history \
      (resident_id, seq, kind, name, name_substitute, address, address_substitute, \
       date_of_birth, sex, changed_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -174,22 +184,13 @@ impl RegistryStore for Store {
             // row lock this takes (PostgreSQL) or the write lock (SQLite) orders
             // concurrent changes to one resident, so `history_seq` is never handed out
             // twice.
-            let updated = bind_basic_info(
-                sqlx::query(concat!(
-                    "UPDATE residents SET name = $2, name_substitute = $3, address = $4, \
-                     address_substitute = $5, date_of_birth = $6, sex = $7, updated_at = $8, \
-                     deceased_at = $9, history_seq = history_seq + 1 \
-                     WHERE id = $1 AND deceased_at IS NULL RETURNING history_seq, ",
-                    resident_columns!()
-                ))
-                .bind(id.0),
-                &change.new_info,
-            )
-            .bind(at_micros)
-            .bind(deceased_at)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db(OPERATION))?;
+            let updated =
+                bind_basic_info(sqlx::query(UPDATE_RESIDENT).bind(id.0), &change.new_info)
+                    .bind(at_micros)
+                    .bind(deceased_at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db(OPERATION))?;
             let Some(row) = updated else {
                 // Step 1b: say why nothing was updated; the transaction rolls back on drop.
                 let current = sqlx::query("SELECT deceased_at FROM residents WHERE id = $1")

@@ -18,6 +18,8 @@ use sqlx::{Connection, Database, Postgres, Row, Sqlite, Transaction};
 
 use crate::error::{StoreError, db};
 
+/// Rows SQLite's worker thread may queue for the reader (sqlx's default is 50).
+const SQLITE_ROW_CHANNEL: usize = 4096;
 /// How long a SQLite connection waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pool sizes: SQLite serialises writers anyway; PostgreSQL is shared by processes.
@@ -123,7 +125,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            // Rows cross from SQLite's worker thread in batches this large before it
+            // waits for the reader: a full CRL streams a million of them.
+            .row_buffer_size(SQLITE_ROW_CHANNEL);
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

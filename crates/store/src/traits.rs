@@ -14,10 +14,12 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::records::{
-    ApplicationId, ApplicationRecord, AuditEntry, AuditId, AuditRecord, AuthorityRecord,
-    CardRecord, CertificateRecord, ConsumedNonce, DeviceEvent, DeviceRecord, HistoryEntry, Holder,
-    NewApplication, NewCertificate, NewNonce, NewResident, RegistrationOutcome, Resident,
-    ResidentChange, ResidentId, UsageEntry, UsageRecord,
+    AccountRecord, AccountRole, ApplicationId, ApplicationRecord, AuditEntry, AuditId, AuditRecord,
+    AuthorityRecord, CardRecord, CertificateRecord, ConsumedNonce, CrlRecord, DeviceEvent,
+    DeviceRecord, HistoryEntry, Holder, LifecycleBatch, LifecycleOutcome, ListedCertificate,
+    NewAccount, NewApplication, NewCertificate, NewNonce, NewResident, RegistrationOutcome,
+    Resident, ResidentChange, ResidentId, StatusChangeRecord, StatusRecord, UsageEntry,
+    UsageRecord,
 };
 
 /// The resident registry: the municipality's view.
@@ -137,15 +139,17 @@ pub trait CertificateStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
 
     /// Sets the status to `new` only if it is exactly `expected` now (timestamps
-    /// compared to the microsecond). [`StoreError::Conflict`] and nothing changed if
-    /// it is not; [`StoreError::NotFound`] for an unknown certificate. The store does
-    /// not judge the transition itself: that is the lifecycle's job.
+    /// compared to the microsecond), and the time of the change to `at`.
+    /// [`StoreError::Conflict`] and nothing changed if it is not;
+    /// [`StoreError::NotFound`] for an unknown certificate. The store does not judge
+    /// the transition itself: that is the lifecycle's job.
     fn set_status(
         &self,
         issuer_name: &str,
         serial: &SerialNumber,
         expected: &CertificateStatus,
         new: &CertificateStatus,
+        at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -321,4 +325,258 @@ pub trait PhoneStore: Send + Sync {
         &self,
         resident_id: ResidentId,
     ) -> impl Future<Output = Result<Vec<UsageRecord>, StoreError>> + Send;
+}
+
+/// The relying parties' view (portal login, signed submissions, platform operator,
+/// sign requests from private apps).
+pub trait RelyingStore: Send + Sync {
+    fn create_login_challenge(
+        &self,
+        challenge: &crate::records::NewLoginChallenge,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn login_challenge(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<crate::records::LoginChallengeRecord>, StoreError>> + Send;
+
+    fn login_challenge_by_code(
+        &self,
+        code: &str,
+    ) -> impl Future<Output = Result<Option<crate::records::LoginChallengeRecord>, StoreError>> + Send;
+
+    /// Marks an unexpired, unapproved challenge approved (compare-and-set: Conflict
+    /// otherwise).
+    fn approve_login_challenge(
+        &self,
+        id: &str,
+        approval: &crate::records::LoginApproval,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The browser collects the session of an approved challenge, once, with its secret:
+    /// the session is created in the same transaction.
+    fn collect_login_session(
+        &self,
+        id: &str,
+        browser_secret_hash: &[u8],
+        session: &crate::records::NewSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn create_session(
+        &self,
+        session: &crate::records::NewSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A live (unexpired, unrevoked) session.
+    fn session(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<crate::records::SessionRecord>, StoreError>> + Send;
+
+    fn revoke_session(
+        &self,
+        token_hash: &[u8],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn insert_submission(
+        &self,
+        submission: &crate::records::NewSubmission,
+    ) -> impl Future<Output = Result<crate::records::SubmissionRecord, StoreError>> + Send;
+
+    fn submission(
+        &self,
+        public_id: &str,
+    ) -> impl Future<Output = Result<Option<crate::records::SubmissionRecord>, StoreError>> + Send;
+
+    fn submissions_of_resident(
+        &self,
+        resident_id: ResidentId,
+    ) -> impl Future<Output = Result<Vec<crate::records::SubmissionRecord>, StoreError>> + Send;
+
+    fn add_relying_party(
+        &self,
+        name: &str,
+        key_hash: &[u8],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<crate::records::RelyingPartyRecord, StoreError>> + Send;
+
+    /// An enabled relying party by the hash of its API key.
+    fn relying_party_by_key(
+        &self,
+        key_hash: &[u8],
+    ) -> impl Future<Output = Result<Option<crate::records::RelyingPartyRecord>, StoreError>> + Send;
+
+    /// The party's user id for this person, created (with `new_user_id`) the first time.
+    fn platform_user(
+        &self,
+        relying_party_id: i64,
+        resident_id: ResidentId,
+        new_user_id: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<crate::records::PlatformUser, StoreError>> + Send;
+
+    fn platform_user_by_resident(
+        &self,
+        relying_party_id: i64,
+        resident_id: ResidentId,
+    ) -> impl Future<Output = Result<Option<crate::records::PlatformUser>, StoreError>> + Send;
+
+    fn platform_user_by_id(
+        &self,
+        relying_party_id: i64,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<crate::records::PlatformUser>, StoreError>> + Send;
+
+    fn create_sign_request(
+        &self,
+        request: &crate::records::NewSignRequest,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn sign_request(
+        &self,
+        public_id: &str,
+    ) -> impl Future<Output = Result<Option<crate::records::SignRequestRecord>, StoreError>> + Send;
+
+    /// Pending, unexpired requests for a person, oldest first.
+    fn pending_sign_requests(
+        &self,
+        resident_id: ResidentId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<crate::records::SignRequestRecord>, StoreError>> + Send;
+
+    /// Answers a pending, unexpired request (compare-and-set: Conflict otherwise).
+    fn answer_sign_request(
+        &self,
+        public_id: &str,
+        approved: bool,
+        device_id: &str,
+        signature: Option<&[u8]>,
+        certificate: Option<&[u8]>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The lifecycle state machine's view (`jpki-authority`'s `lifecycle`): status changes
+/// written together with their usage history, audit entries and phone notifications, and
+/// the old→new certificate links.
+pub trait LifecycleStore: Send + Sync {
+    /// Applies every status change of `batch` (each a compare-and-set, its
+    /// `status_changed_at` set to `batch.at`), cancels the open applications, changes
+    /// the phones' states, queues the events and appends the usage and audit lines, in
+    /// one transaction. If any change finds another status than it expects, or names an
+    /// unknown certificate, nothing at all is written ([`StoreError::Conflict`] /
+    /// [`StoreError::NotFound`]).
+    fn apply_lifecycle(
+        &self,
+        batch: &LifecycleBatch,
+    ) -> impl Future<Output = Result<LifecycleOutcome, StoreError>> + Send;
+
+    /// The certificates recorded as renewing or replacing (`renewal_of`) this one,
+    /// oldest first (新旧紐付け).
+    fn successors(
+        &self,
+        issuer_name: &str,
+        serial: &SerialNumber,
+    ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
+}
+
+/// What the status services read (OCSP responder, CRL publisher): statuses only.
+pub trait StatusStore: Send + Sync {
+    /// One certificate's status; `None` when the issuer never issued it.
+    fn certificate_status(
+        &self,
+        issuer_name: &str,
+        serial: &SerialNumber,
+    ) -> impl Future<Output = Result<Option<StatusRecord>, StoreError>> + Send;
+
+    /// Every certificate of the shard that is not active (pending, held, revoked) and
+    /// has not expired before `not_expired_at`, in serial order: a full CRL's entries.
+    fn listed_certificates(
+        &self,
+        issuer_name: &str,
+        shard: u32,
+        not_expired_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<ListedCertificate>, StoreError>> + Send;
+
+    /// Every certificate of the shard whose status changed at or after `since` (issuance
+    /// included), whatever its status now: a delta CRL's candidates.
+    fn shard_changes_since(
+        &self,
+        issuer_name: &str,
+        shard: u32,
+        since: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<ListedCertificate>, StoreError>> + Send;
+
+    /// Status changes (issuance included) of every issuer at or after `since`, in
+    /// (time, issuer, serial) order, at most `limit` (capped at [`crate::MAX_PAGE_SIZE`] ×
+    /// 10). With `after` (the issuer and serial of the last change read at `since`), the
+    /// next page: the changes at `since` after it, then the later ones — so that any
+    /// number of changes sharing one timestamp are all read.
+    fn status_changes_since(
+        &self,
+        since: OffsetDateTime,
+        after: Option<(&str, &SerialNumber)>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StatusChangeRecord>, StoreError>> + Send;
+
+    /// One more than the highest CRL shard any certificate of the issuer was given (0
+    /// when it issued nothing).
+    fn crl_shards_in_use(
+        &self,
+        issuer_name: &str,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+}
+
+/// Published CRLs, so that every status process serves the same ones and a restart
+/// continues their numbers.
+pub trait CrlStore: Send + Sync {
+    /// Saves a published CRL. [`StoreError::Conflict`] when that number is already
+    /// published for the shard (another process published concurrently). Saving a full
+    /// CRL deletes the shard's publications older than it.
+    fn save_crl(&self, crl: &CrlRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The shard's latest full CRL, and the latest delta CRL over it.
+    fn latest_crls(
+        &self,
+        issuer_name: &str,
+        shard: u32,
+    ) -> impl Future<Output = Result<(Option<CrlRecord>, Option<CrlRecord>), StoreError>> + Send;
+
+    /// The latest CRL number of every shard with a publication: (issuer, shard, number).
+    fn crl_heads(&self)
+    -> impl Future<Output = Result<Vec<(String, u32, u64)>, StoreError>> + Send;
+}
+
+/// Accounts holding API keys: operators (hotline, auditor) and registered verifiers.
+pub trait AccountStore: Send + Sync {
+    /// [`StoreError::Conflict`] for a name or key already recorded.
+    fn add_account(
+        &self,
+        account: &NewAccount,
+    ) -> impl Future<Output = Result<AccountRecord, StoreError>> + Send;
+
+    /// The account whose key has this SHA-256 digest, disabled or not.
+    fn account_by_key_hash(
+        &self,
+        key_hash: &[u8],
+    ) -> impl Future<Output = Result<Option<AccountRecord>, StoreError>> + Send;
+
+    /// Every account, by name.
+    fn accounts(&self) -> impl Future<Output = Result<Vec<AccountRecord>, StoreError>> + Send;
+
+    /// Disables an account: its key is refused from then on. [`StoreError::NotFound`]
+    /// for an unknown name; disabling twice keeps the first time.
+    fn disable_account(
+        &self,
+        name: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The key digests of the enabled accounts with `role`.
+    fn key_hashes(
+        &self,
+        role: AccountRole,
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, StoreError>> + Send;
 }

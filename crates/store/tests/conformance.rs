@@ -84,6 +84,17 @@ macro_rules! with_cases {
             concurrent_registrations_leave_one_phone_active,
             activation_delay_keeps_certificates_pending,
             phone_state_transitions_are_guarded,
+            lifecycle_batches_are_all_or_nothing,
+            status_changes_are_timed_and_readable_by_shard,
+            successors_follow_renewal_links,
+            crl_publications_keep_the_latest_base_and_its_deltas,
+            accounts_keep_only_key_digests_and_roles,
+            bulk_revoked_certificates_fill_a_listable_shard,
+            login_challenges_are_approved_and_collected_once,
+            sessions_expire_and_revoke,
+            submissions_keep_their_evidence,
+            platform_users_are_stable_per_party,
+            sign_requests_are_answered_once_before_expiry,
         );
     };
 }
@@ -185,6 +196,8 @@ mod cases {
     use super::Fixture;
     use super::data::{T0, add, at, default_info, info, my_number, new_resident, serial};
     use jpki_store::BackendKind;
+
+    pub use super::relying_cases::*;
 
     // ----------------------------------------------------------------- registry
 
@@ -602,6 +615,7 @@ mod cases {
             renewal_of: None,
             awaiting_registration: false,
             application: None,
+            crl_shard: 0,
         }
     }
 
@@ -1263,7 +1277,7 @@ mod cases {
         let (_, s) = one_certificate(store).await;
         let held = CertificateStatus::Held { since: at(100) };
         store
-            .set_status("auth", &s, &CertificateStatus::Active, &held)
+            .set_status("auth", &s, &CertificateStatus::Active, &held, at(300))
             .await
             .unwrap();
         assert_eq!(status_of(store, &s).await, held);
@@ -1279,7 +1293,7 @@ mod cases {
             revoked.clone(),
         ] {
             let error = store
-                .set_status("auth", &s, &wrong, &revoked)
+                .set_status("auth", &s, &wrong, &revoked, at(300))
                 .await
                 .unwrap_err();
             assert!(
@@ -1290,18 +1304,24 @@ mod cases {
         }
 
         store
-            .set_status("auth", &s, &held, &CertificateStatus::Active)
+            .set_status("auth", &s, &held, &CertificateStatus::Active, at(300))
             .await
             .unwrap();
         assert_eq!(status_of(store, &s).await, CertificateStatus::Active);
         store
-            .set_status("auth", &s, &CertificateStatus::Active, &revoked)
+            .set_status("auth", &s, &CertificateStatus::Active, &revoked, at(300))
             .await
             .unwrap();
         assert_eq!(status_of(store, &s).await, revoked);
 
         let error = store
-            .set_status("auth", &serial(12_345), &CertificateStatus::Active, &held)
+            .set_status(
+                "auth",
+                &serial(12_345),
+                &CertificateStatus::Active,
+                &held,
+                at(300),
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
@@ -1323,7 +1343,7 @@ mod cases {
                     since: at(contender),
                 };
                 store
-                    .set_status("auth", &s, &CertificateStatus::Active, &new)
+                    .set_status("auth", &s, &CertificateStatus::Active, &new, at(300))
                     .await
                     .map(|()| new)
             }));
@@ -1855,6 +1875,809 @@ mod cases {
         assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
     }
 
+    // ----------------------------------------------------------------- lifecycle
+
+    fn usage(resident: ResidentId, action: &str, seconds: i64) -> UsageEntry {
+        UsageEntry {
+            resident_id: resident,
+            at: at(seconds),
+            device_id: None,
+            action: action.into(),
+            outcome: UsageOutcome::Ok,
+            detail: serde_json::json!({ "test": action }),
+        }
+    }
+
+    pub async fn lifecycle_batches_are_all_or_nothing(f: &Fixture) {
+        use jpki_store::{
+            LifecycleBatch, LifecycleStore, NewDeviceEvent, StatusChange, StatusStore,
+        };
+        let store = &f.store;
+        let resident = add(store, 131).await.id;
+        let registered = issued_application(store, resident, "se-L", "app-L", &BOTH, 700).await;
+        store
+            .register_application(registered.id, at(20), at(20))
+            .await
+            .unwrap();
+        // A second, open application of the same person (queued).
+        let open = store
+            .create_application(&NewApplication {
+                public_id: "app-open".into(),
+                resident_id: resident,
+                device_id: "se-L".into(),
+                kinds: vec![CertificateKind::PHONE_SIGNATURE],
+                card_certificate: ("sign".into(), serial(9_999)),
+                request: serde_json::json!({}),
+                submitted_at: at(21),
+            })
+            .await
+            .unwrap();
+        assert_eq!(open.state, ApplicationState::Queued);
+        let held = CertificateStatus::Held { since: at(30) };
+        let change =
+            |issuer: &str, n: u64, expected: &CertificateStatus, new: &CertificateStatus| {
+                StatusChange {
+                    issuer_name: issuer.into(),
+                    serial: serial(n),
+                    expected: expected.clone(),
+                    new: new.clone(),
+                }
+            };
+        let usage_before = store.usage_of_resident(resident).await.unwrap().len();
+        let events_before = store.events_after("se-L", 0, 100).await.unwrap().len();
+
+        // A batch whose second change expects the wrong status changes nothing at all.
+        let mut wrong = LifecycleBatch::new(at(30));
+        wrong.changes = vec![
+            change("sign", 700, &CertificateStatus::Active, &held),
+            change("auth", 701, &CertificateStatus::Pending, &held),
+        ];
+        wrong.cancel_applications = Some((resident, "cancelled".into()));
+        wrong.events.push(NewDeviceEvent {
+            device_id: "se-L".into(),
+            kind: "suspended".into(),
+            payload: serde_json::json!({}),
+        });
+        wrong.usage.push(usage(resident, "suspended", 30));
+        wrong.audit.push(AuditEntry {
+            at: at(30),
+            actor: "operator:alice".into(),
+            action: "hotline.suspend".into(),
+            subject: "resident:lifecycle".into(),
+            detail_json: serde_json::json!({}),
+        });
+        let error = store.apply_lifecycle(&wrong).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        assert!(error.to_string().contains("active"), "{error}");
+        let unchanged = store
+            .certificate("sign", &serial(700))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unchanged.status, CertificateStatus::Active);
+        assert_eq!(unchanged.status_changed_at, at(20));
+        assert_eq!(
+            store.application("app-open").await.unwrap().unwrap().state,
+            ApplicationState::Queued
+        );
+        assert_eq!(
+            store.usage_of_resident(resident).await.unwrap().len(),
+            usage_before
+        );
+        assert_eq!(
+            store.events_after("se-L", 0, 100).await.unwrap().len(),
+            events_before
+        );
+        assert!(
+            store
+                .audit_entries("resident:lifecycle")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // An unknown certificate: NotFound, nothing written either.
+        let mut unknown = LifecycleBatch::new(at(30));
+        unknown.changes = vec![
+            change("sign", 700, &CertificateStatus::Active, &held),
+            change("auth", 99_999, &CertificateStatus::Active, &held),
+        ];
+        let error = store.apply_lifecycle(&unknown).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+        assert_eq!(
+            store
+                .certificate("sign", &serial(700))
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            CertificateStatus::Active
+        );
+        // The same certificate twice, or an empty action: refused before the database.
+        let mut twice = LifecycleBatch::new(at(30));
+        twice.changes = vec![
+            change("sign", 700, &CertificateStatus::Active, &held),
+            change("sign", 700, &held, &CertificateStatus::Active),
+        ];
+        assert!(matches!(
+            store.apply_lifecycle(&twice).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+
+        // The right batch: everything at once.
+        let mut right = wrong.clone();
+        right.changes[1] = change("auth", 701, &CertificateStatus::Active, &held);
+        right
+            .device_states
+            .push(("se-L".into(), DeviceState::Superseded));
+        let outcome = store.apply_lifecycle(&right).await.unwrap();
+        assert_eq!(outcome.certificates.len(), 2);
+        for certificate in &outcome.certificates {
+            assert_eq!(certificate.status, held);
+            assert_eq!(certificate.status_changed_at, at(30));
+        }
+        assert_eq!(outcome.cancelled_applications, vec!["app-open".to_owned()]);
+        assert_eq!(outcome.events.len(), 1);
+        let cancelled = store.application("app-open").await.unwrap().unwrap();
+        assert_eq!(cancelled.state, ApplicationState::Failed);
+        assert_eq!(cancelled.failure.as_deref(), Some("cancelled"));
+        assert_eq!(
+            store.application("app-L").await.unwrap().unwrap().state,
+            ApplicationState::Registered,
+            "a registered application is not cancelled"
+        );
+        assert_eq!(
+            store.device("se-L").await.unwrap().unwrap().state,
+            DeviceState::Superseded
+        );
+        let events = store.events_after("se-L", 0, 100).await.unwrap();
+        assert_eq!(events.last().unwrap().kind, "suspended");
+        assert_eq!(events.last().unwrap().seq, outcome.events[0]);
+        assert_eq!(
+            store
+                .usage_of_resident(resident)
+                .await
+                .unwrap()
+                .last()
+                .unwrap()
+                .entry
+                .action,
+            "suspended"
+        );
+        assert_eq!(
+            store
+                .audit_entries("resident:lifecycle")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let status = store
+            .certificate_status("auth", &serial(701))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.status, held);
+        assert_eq!(status.status_changed_at, at(30));
+
+        // Replaying the same batch now conflicts: the compare-and-set protects it.
+        assert!(matches!(
+            store.apply_lifecycle(&right).await.unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+
+        // A resident's change travels with the revocations it causes: all or nothing.
+        let moved = default_info()
+            .with_address("大阪府大阪市北区1-1", None)
+            .unwrap();
+        let revoked = CertificateStatus::Revoked {
+            at: at(40),
+            reason: RevocationReason::AffiliationChanged,
+        };
+        let mut move_batch = LifecycleBatch::new(at(40));
+        move_batch.resident_change = Some((
+            resident,
+            ResidentChange {
+                kind: ChangeKind::Move,
+                new_info: moved.clone(),
+                at: at(40),
+            },
+        ));
+        move_batch.changes = vec![change("sign", 700, &CertificateStatus::Active, &revoked)];
+        let error = store.apply_lifecycle(&move_batch).await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        assert_eq!(
+            store.resident(resident).await.unwrap().unwrap().basic_info,
+            default_info(),
+            "the move was rolled back with the failed revocation"
+        );
+        assert_eq!(store.resident_history(resident).await.unwrap().len(), 1);
+        move_batch.changes = vec![change("sign", 700, &held, &revoked)];
+        let outcome = store.apply_lifecycle(&move_batch).await.unwrap();
+        assert_eq!(outcome.resident.as_ref().unwrap().basic_info, moved);
+        assert_eq!(outcome.certificates[0].status, revoked);
+        let history = store.resident_history(resident).await.unwrap();
+        assert_eq!(
+            history.iter().map(|h| h.kind).collect::<Vec<_>>(),
+            vec![HistoryKind::Registered, HistoryKind::Move]
+        );
+        let mut death = LifecycleBatch::new(at(50));
+        death.resident_change = Some((
+            resident,
+            ResidentChange {
+                kind: ChangeKind::Death,
+                new_info: moved.clone(),
+                at: at(50),
+            },
+        ));
+        let outcome = store.apply_lifecycle(&death).await.unwrap();
+        assert_eq!(outcome.resident.unwrap().deceased_at, Some(at(50)));
+        assert!(matches!(
+            store.apply_lifecycle(&death).await.unwrap_err(),
+            StoreError::ResidentDeceased(id) if id == resident
+        ));
+        death.resident_change.as_mut().unwrap().0 = ResidentId(987_654);
+        assert!(matches!(
+            store.apply_lifecycle(&death).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+    }
+
+    pub async fn status_changes_are_timed_and_readable_by_shard(f: &Fixture) {
+        use jpki_store::StatusStore;
+        let store = &f.store;
+        let resident = add(store, 141).await.id;
+        device(store, "se-S").await;
+        assert_eq!(store.crl_shards_in_use("auth").await.unwrap(), 0);
+        // Five certificates: shards 0 and 3; one of them expired.
+        let mut recorded = Vec::new();
+        for (n, shard, issued) in [
+            (1u64, 0u32, 1i64),
+            (2, 3, 2),
+            (3, 3, 3),
+            (4, 3, 4),
+            (5, 0, 5),
+        ] {
+            store
+                .reserve_serial("auth", &serial(800 + n), T0)
+                .await
+                .unwrap();
+            let mut certificate = phone_certificate(resident, "auth", serial(800 + n), "se-S");
+            certificate.crl_shard = shard;
+            certificate.issued_at = at(issued);
+            if n == 4 {
+                certificate.not_after = at(50);
+            }
+            let record = store.record_certificate(&certificate).await.unwrap();
+            assert_eq!(record.crl_shard, shard);
+            assert_eq!(
+                record.status_changed_at,
+                at(issued),
+                "issuance is the first change"
+            );
+            recorded.push(record);
+        }
+        assert_eq!(store.crl_shards_in_use("auth").await.unwrap(), 4);
+        assert_eq!(store.crl_shards_in_use("sign").await.unwrap(), 0);
+        let revoked = CertificateStatus::Revoked {
+            at: at(100),
+            reason: RevocationReason::KeyCompromise,
+        };
+        let held = CertificateStatus::Held { since: at(110) };
+        store
+            .set_status(
+                "auth",
+                &serial(802),
+                &CertificateStatus::Active,
+                &revoked,
+                at(100),
+            )
+            .await
+            .unwrap();
+        store
+            .set_status(
+                "auth",
+                &serial(803),
+                &CertificateStatus::Active,
+                &held,
+                at(110),
+            )
+            .await
+            .unwrap();
+        store
+            .set_status(
+                "auth",
+                &serial(804),
+                &CertificateStatus::Active,
+                &held,
+                at(120),
+            )
+            .await
+            .unwrap();
+
+        let status = store
+            .certificate_status("auth", &serial(803))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                status.serial.clone(),
+                status.status.clone(),
+                status.crl_shard
+            ),
+            (serial(803), held.clone(), 3)
+        );
+        assert_eq!(status.status_changed_at, at(110));
+        assert_eq!(status.issued_at, at(3));
+        assert_eq!(
+            store
+                .certificate_status("sign", &serial(803))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.certificate_status("auth", &serial(1)).await.unwrap(),
+            None
+        );
+
+        // A full CRL's entries: not active, not expired, of the shard.
+        let mut listed: Vec<_> = store
+            .listed_certificates("auth", 3, at(60))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.serial, c.status))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            listed,
+            vec![(serial(802), revoked.clone()), (serial(803), held.clone())]
+        );
+        assert_eq!(
+            store
+                .listed_certificates("auth", 3, at(40))
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(
+            store
+                .listed_certificates("auth", 0, T0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .listed_certificates("auth", 1, T0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A delta's candidates: changed at or after `since`, whatever the status.
+        let mut changed: Vec<_> = store
+            .shard_changes_since("auth", 3, at(110))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.serial)
+            .collect();
+        changed.sort();
+        assert_eq!(changed, vec![serial(803), serial(804)]);
+        let issued: Vec<_> = store
+            .shard_changes_since("auth", 0, at(5))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.serial, c.status, c.issued_at))
+            .collect();
+        assert_eq!(
+            issued,
+            vec![(serial(805), CertificateStatus::Active, at(5))]
+        );
+
+        // Every issuer's changes, oldest first, limited.
+        let all = store.status_changes_since(at(4), None, 100).await.unwrap();
+        let order: Vec<_> = all
+            .iter()
+            .map(|c| (c.serial.clone(), c.status_changed_at))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (serial(805), at(5)),
+                (serial(802), at(100)),
+                (serial(803), at(110)),
+                (serial(804), at(120)),
+            ]
+        );
+        assert_eq!(all[0].issuer_name, "auth");
+        assert_eq!(all[3].crl_shard, 3);
+        let first_page = store.status_changes_since(at(4), None, 2).await.unwrap();
+        assert_eq!(first_page.len(), 2);
+        // The next page starts after the last change read, even at the same time.
+        let last = first_page.last().unwrap();
+        let next_page = store
+            .status_changes_since(
+                last.status_changed_at,
+                Some((&last.issuer_name, &last.serial)),
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            next_page
+                .iter()
+                .map(|c| c.serial.clone())
+                .collect::<Vec<_>>(),
+            vec![serial(803), serial(804)]
+        );
+        assert!(
+            store
+                .status_changes_since(at(121), None, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Registration and delayed activation time their changes too.
+        let application = issued_application(store, resident, "se-T", "app-T", &BOTH, 900).await;
+        store
+            .register_application(application.id, at(200), at(260))
+            .await
+            .unwrap();
+        let pending = store
+            .certificate_status("sign", &serial(900))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pending.status, CertificateStatus::Pending);
+        assert_eq!(pending.status_changed_at, T0, "still as issued");
+        store.activate_due(at(261)).await.unwrap();
+        let active = store
+            .certificate_status("sign", &serial(900))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(active.status, CertificateStatus::Active);
+        assert_eq!(active.status_changed_at, at(261));
+        // The phone registered after it is superseded at that time.
+        let replacing = issued_application(store, resident, "se-U", "app-U", &BOTH, 910).await;
+        store
+            .register_application(replacing.id, at(300), at(300))
+            .await
+            .unwrap();
+        let superseded = store
+            .certificate_status("sign", &serial(900))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            superseded.status,
+            CertificateStatus::Revoked { .. }
+        ));
+        assert_eq!(superseded.status_changed_at, at(300));
+        let now_active = store
+            .certificate_status("auth", &serial(911))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now_active.status, CertificateStatus::Active);
+        assert_eq!(now_active.status_changed_at, at(300));
+    }
+
+    pub async fn successors_follow_renewal_links(f: &Fixture) {
+        use jpki_store::LifecycleStore;
+        let store = &f.store;
+        let resident = add(store, 151).await.id;
+        device(store, "se-R").await;
+        for (n, issued, renews) in [
+            (1u64, 1i64, None),
+            (2, 2, Some(1u64)),
+            (3, 3, Some(1)),
+            (4, 4, Some(2)),
+        ] {
+            store
+                .reserve_serial("sign", &serial(950 + n), T0)
+                .await
+                .unwrap();
+            let mut certificate = phone_certificate(resident, "sign", serial(950 + n), "se-R");
+            certificate.issued_at = at(issued);
+            certificate.renewal_of = renews.map(|old| ("sign".to_owned(), serial(950 + old)));
+            store.record_certificate(&certificate).await.unwrap();
+        }
+        let serials = |records: Vec<CertificateRecord>| -> Vec<SerialNumber> {
+            records.into_iter().map(|r| r.serial).collect()
+        };
+        assert_eq!(
+            serials(store.successors("sign", &serial(951)).await.unwrap()),
+            vec![serial(952), serial(953)]
+        );
+        assert_eq!(
+            serials(store.successors("sign", &serial(952)).await.unwrap()),
+            vec![serial(954)]
+        );
+        assert!(
+            store
+                .successors("sign", &serial(954))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .successors("auth", &serial(951))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn crl_publications_keep_the_latest_base_and_its_deltas(f: &Fixture) {
+        use jpki_store::{CrlRecord, CrlStore};
+        let store = &f.store;
+        let crl = |shard: u32, number: u64, base: Option<u64>| CrlRecord {
+            issuer_name: "sign".into(),
+            shard,
+            number,
+            base_number: base,
+            this_update: at(number as i64),
+            next_update: at(number as i64 + 3600),
+            der: vec![0x30, 0x03, number as u8, shard as u8, 0],
+        };
+        assert_eq!(store.latest_crls("sign", 0).await.unwrap(), (None, None));
+        assert!(store.crl_heads().await.unwrap().is_empty());
+        store.save_crl(&crl(0, 10, None)).await.unwrap();
+        assert_eq!(
+            store.latest_crls("sign", 0).await.unwrap(),
+            (Some(crl(0, 10, None)), None)
+        );
+        store.save_crl(&crl(0, 11, Some(10))).await.unwrap();
+        store.save_crl(&crl(0, 12, Some(10))).await.unwrap();
+        store.save_crl(&crl(1, 11, None)).await.unwrap();
+        assert_eq!(
+            store.latest_crls("sign", 0).await.unwrap(),
+            (Some(crl(0, 10, None)), Some(crl(0, 12, Some(10))))
+        );
+        // Another process published that number first.
+        assert!(matches!(
+            store.save_crl(&crl(0, 12, Some(10))).await.unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        assert_eq!(
+            store.crl_heads().await.unwrap(),
+            vec![("sign".to_owned(), 0, 12), ("sign".to_owned(), 1, 11)]
+        );
+        // A new base: the old publications go, and no delta is over it yet.
+        store.save_crl(&crl(0, 20, None)).await.unwrap();
+        assert_eq!(
+            store.latest_crls("sign", 0).await.unwrap(),
+            (Some(crl(0, 20, None)), None)
+        );
+        assert_eq!(store.latest_crls("auth", 0).await.unwrap(), (None, None));
+        assert_eq!(
+            store.latest_crls("sign", 1).await.unwrap().0,
+            Some(crl(1, 11, None)),
+            "other shards keep theirs"
+        );
+        for bad in [
+            crl(0, 21, Some(21)),
+            crl(0, 0, None),
+            CrlRecord {
+                der: vec![],
+                ..crl(0, 22, None)
+            },
+        ] {
+            assert!(
+                matches!(
+                    store.save_crl(&bad).await.unwrap_err(),
+                    StoreError::Invalid(_)
+                ),
+                "{bad:?}"
+            );
+        }
+        let backwards = CrlRecord {
+            next_update: at(0),
+            ..crl(0, 23, Some(20))
+        };
+        assert!(matches!(
+            store.save_crl(&backwards).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+        let debug = format!("{:?}", crl(0, 10, None));
+        assert!(debug.contains("5 bytes of DER"), "{debug}");
+    }
+
+    pub async fn accounts_keep_only_key_digests_and_roles(f: &Fixture) {
+        use jpki_store::{AccountRole, AccountStore, NewAccount};
+        let store = &f.store;
+        let account = |name: &str, role: AccountRole, key: u8| NewAccount {
+            name: name.into(),
+            role,
+            key_hash: [key; 32],
+            created_at: at(1),
+        };
+        let alice = store
+            .add_account(&account("alice", AccountRole::Hotline, 1))
+            .await
+            .unwrap();
+        assert_eq!(alice.role, AccountRole::Hotline);
+        assert_eq!(alice.key_hash, vec![1; 32]);
+        assert_eq!(alice.disabled_at, None);
+        store
+            .add_account(&account("bob", AccountRole::Auditor, 2))
+            .await
+            .unwrap();
+        store
+            .add_account(&account("rp-1", AccountRole::Verifier, 3))
+            .await
+            .unwrap();
+        store
+            .add_account(&account("rp-2", AccountRole::Verifier, 4))
+            .await
+            .unwrap();
+        for duplicate in [
+            account("alice", AccountRole::Auditor, 9),
+            account("carol", AccountRole::Hotline, 1),
+        ] {
+            assert!(matches!(
+                store.add_account(&duplicate).await.unwrap_err(),
+                StoreError::Conflict { .. }
+            ));
+        }
+        for bad_name in ["", "has space", "スラッシュ", &"x".repeat(65)] {
+            assert!(matches!(
+                store
+                    .add_account(&account(bad_name, AccountRole::Hotline, 8))
+                    .await
+                    .unwrap_err(),
+                StoreError::Invalid(_)
+            ));
+        }
+        assert_eq!(
+            store.account_by_key_hash(&[1; 32]).await.unwrap(),
+            Some(alice.clone())
+        );
+        assert_eq!(store.account_by_key_hash(&[7; 32]).await.unwrap(), None);
+        assert_eq!(
+            store
+                .accounts()
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["alice", "bob", "rp-1", "rp-2"]
+        );
+        assert_eq!(
+            store.key_hashes(AccountRole::Verifier).await.unwrap(),
+            vec![vec![3; 32], vec![4; 32]]
+        );
+        store.disable_account("rp-1", at(5)).await.unwrap();
+        store.disable_account("rp-1", at(9)).await.unwrap();
+        assert_eq!(
+            store.key_hashes(AccountRole::Verifier).await.unwrap(),
+            vec![vec![4; 32]]
+        );
+        assert_eq!(
+            store
+                .account_by_key_hash(&[3; 32])
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled_at,
+            Some(at(5)),
+            "the first disabling time is kept"
+        );
+        assert!(matches!(
+            store.disable_account("nobody", at(5)).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        let debug = format!("{alice:?} {:?}", account("x", AccountRole::Hotline, 0xAB));
+        assert!(
+            !debug.contains("171") && !debug.contains("key_hash"),
+            "{debug}"
+        );
+    }
+
+    pub async fn bulk_revoked_certificates_fill_a_listable_shard(f: &Fixture) {
+        use jpki_store::StatusStore;
+        use jpki_store::testing::{BulkRevoked, bulk_revoked_certificates};
+        let store = &f.store;
+        let resident = add(store, 161).await.id;
+        device(store, "se-bulk").await;
+        let bulk = |count: u64, seconds: i64| BulkRevoked {
+            issuer: "auth",
+            shard: 1,
+            count,
+            resident,
+            device: "se-bulk",
+            at: at(seconds),
+            not_after: at(100_000),
+        };
+        assert_eq!(
+            bulk_revoked_certificates(store, &bulk(25, 10))
+                .await
+                .unwrap(),
+            25
+        );
+        let listed = store.listed_certificates("auth", 1, at(20)).await.unwrap();
+        assert_eq!(listed.len(), 25);
+        let revoked = CertificateStatus::Revoked {
+            at: at(10),
+            reason: RevocationReason::KeyCompromise,
+        };
+        assert!(listed.iter().all(|c| c.status == revoked));
+        assert_eq!(
+            bulk_revoked_certificates(store, &bulk(10, 30))
+                .await
+                .unwrap(),
+            10
+        );
+        assert_eq!(
+            store
+                .listed_certificates("auth", 1, at(20))
+                .await
+                .unwrap()
+                .len(),
+            35
+        );
+        assert_eq!(
+            store
+                .shard_changes_since("auth", 1, at(30))
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
+        assert!(
+            store
+                .listed_certificates("auth", 0, at(20))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .listed_certificates("auth", 1, at(100_001))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.crl_shards_in_use("auth").await.unwrap(), 2);
+        // 25 changes share one timestamp: keyset paging still reads every one, once.
+        let mut seen = Vec::new();
+        let (mut since, mut after) = (at(0), None::<(String, SerialNumber)>);
+        loop {
+            let page = store
+                .status_changes_since(
+                    since,
+                    after
+                        .as_ref()
+                        .map(|(issuer, serial)| (issuer.as_str(), serial)),
+                    10,
+                )
+                .await
+                .unwrap();
+            seen.extend(page.iter().map(|c| c.serial.clone()));
+            match page.last() {
+                Some(last) if page.len() == 10 => {
+                    since = last.status_changed_at;
+                    after = Some((last.issuer_name.clone(), last.serial.clone()));
+                }
+                _ => break,
+            }
+        }
+        let count = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!((count, seen.len()), (35, 35));
+    }
+
     pub async fn debug_and_errors_do_not_leak_personal_data(f: &Fixture) {
         let store = &f.store;
         let resident = add(store, 121).await;
@@ -2082,5 +2905,349 @@ mod postgres_only {
         let text = format!("{error} {error:?}");
         assert!(!text.contains("hunter22"), "{text}");
         assert!(text.contains("jpki:***@127.0.0.1:1"), "{text}");
+    }
+}
+
+/// Cases for the relying parties' store (login, sessions, submissions, platform users,
+/// sign requests).
+mod relying_cases {
+    use jpki_model::SerialNumber;
+    use jpki_store::{
+        LoginApproval, NewLoginChallenge, NewSession, NewSignRequest, NewSubmission, RelyingStore,
+        SignRequestState, StoreError,
+    };
+
+    use super::Fixture;
+    use super::data::{T0, add, at};
+
+    fn challenge(id: &str, code: &str) -> NewLoginChallenge {
+        NewLoginChallenge {
+            id: id.into(),
+            challenge: vec![7; 32],
+            code: code.into(),
+            browser_secret_hash: vec![1; 32],
+            created_at: T0,
+            expires_at: at(300),
+        }
+    }
+
+    pub async fn login_challenges_are_approved_and_collected_once(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 601).await;
+        store
+            .create_login_challenge(&challenge("c1", "ABCD-EFGH"))
+            .await
+            .unwrap();
+        let duplicate = store
+            .create_login_challenge(&challenge("c2", "ABCD-EFGH"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(duplicate, StoreError::Conflict { .. }),
+            "codes are unique: {duplicate:?}"
+        );
+        let by_code = store
+            .login_challenge_by_code("ABCD-EFGH")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_code.id, "c1");
+        assert!(by_code.approval.is_none());
+        let approval = LoginApproval {
+            at: at(10),
+            resident_id: resident.id,
+            device_id: Some("se-1".into()),
+            certificate: ("auth".into(), SerialNumber::from_hex("0A0B").unwrap()),
+        };
+        let session = NewSession {
+            token_hash: vec![9; 32],
+            resident_id: resident.id,
+            created_at: at(11),
+            expires_at: at(2000),
+            login_challenge: Some("c1".into()),
+        };
+        // Not approved yet: nothing to collect.
+        let early = store
+            .collect_login_session("c1", &[1; 32], &session)
+            .await
+            .unwrap_err();
+        assert!(matches!(early, StoreError::Conflict { .. }));
+        store
+            .approve_login_challenge("c1", &approval)
+            .await
+            .unwrap();
+        let again = store
+            .approve_login_challenge("c1", &approval)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(again, StoreError::Conflict { .. }),
+            "approved once"
+        );
+        assert_eq!(
+            store.login_challenge("c1").await.unwrap().unwrap().approval,
+            Some(approval.clone())
+        );
+        let wrong_secret = store
+            .collect_login_session("c1", &[2; 32], &session)
+            .await
+            .unwrap_err();
+        assert!(matches!(wrong_secret, StoreError::Conflict { .. }));
+        store
+            .collect_login_session("c1", &[1; 32], &session)
+            .await
+            .unwrap();
+        let twice = store
+            .collect_login_session(
+                "c1",
+                &[1; 32],
+                &NewSession {
+                    token_hash: vec![8; 32],
+                    ..session.clone()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(twice, StoreError::Conflict { .. }),
+            "collected once"
+        );
+        assert_eq!(
+            store
+                .session(&[9; 32], at(12))
+                .await
+                .unwrap()
+                .unwrap()
+                .resident_id,
+            resident.id
+        );
+        // An expired challenge cannot be approved.
+        store
+            .create_login_challenge(&challenge("c3", "WXYZ-2345"))
+            .await
+            .unwrap();
+        let late = LoginApproval {
+            at: at(301),
+            ..approval
+        };
+        assert!(matches!(
+            store
+                .approve_login_challenge("c3", &late)
+                .await
+                .unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+    }
+
+    pub async fn sessions_expire_and_revoke(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 602).await;
+        let session = NewSession {
+            token_hash: vec![3; 32],
+            resident_id: resident.id,
+            created_at: T0,
+            expires_at: at(60),
+            login_challenge: None,
+        };
+        store.create_session(&session).await.unwrap();
+        assert!(store.session(&[3; 32], at(59)).await.unwrap().is_some());
+        assert!(
+            store.session(&[3; 32], at(60)).await.unwrap().is_none(),
+            "expired"
+        );
+        assert!(
+            store.session(&[4; 32], at(1)).await.unwrap().is_none(),
+            "unknown"
+        );
+        store.revoke_session(&[3; 32], at(2)).await.unwrap();
+        assert!(
+            store.session(&[3; 32], at(3)).await.unwrap().is_none(),
+            "revoked"
+        );
+        let backwards = NewSession {
+            token_hash: vec![5; 32],
+            expires_at: T0,
+            ..session
+        };
+        assert!(matches!(
+            store.create_session(&backwards).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+    }
+
+    pub async fn submissions_keep_their_evidence(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 603).await;
+        let other = add(store, 604).await;
+        let submission = NewSubmission {
+            public_id: "s1".into(),
+            resident_id: resident.id,
+            certificate: ("sign".into(), SerialNumber::from_hex("0C").unwrap()),
+            title: "転入届".into(),
+            content_type: "application/json".into(),
+            content: b"{}".to_vec(),
+            signature: vec![0x30, 0x00],
+            report: serde_json::json!({ "verdict": "valid", "evidence": { "status": [] } }),
+            received_at: at(5),
+        };
+        let stored = store.insert_submission(&submission).await.unwrap();
+        assert_eq!(stored.submission, submission);
+        assert!(matches!(
+            store.insert_submission(&submission).await.unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        assert_eq!(
+            store.submission("s1").await.unwrap().unwrap().submission,
+            submission
+        );
+        assert_eq!(
+            store
+                .submissions_of_resident(resident.id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .submissions_of_resident(other.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn platform_users_are_stable_per_party(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 605).await;
+        let bank = store
+            .add_relying_party("Example Bank", &[1; 32], T0)
+            .await
+            .unwrap();
+        let shop = store
+            .add_relying_party("Example Shop", &[2; 32], T0)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .add_relying_party("Example Bank", &[3; 32], T0)
+                .await
+                .unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        assert_eq!(
+            store
+                .relying_party_by_key(&[1; 32])
+                .await
+                .unwrap()
+                .unwrap()
+                .name,
+            "Example Bank"
+        );
+        assert!(
+            store
+                .relying_party_by_key(&[9; 32])
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let first = store
+            .platform_user(bank.id, resident.id, "u-bank-1", T0)
+            .await
+            .unwrap();
+        let again = store
+            .platform_user(bank.id, resident.id, "u-bank-2", at(5))
+            .await
+            .unwrap();
+        assert_eq!(first, again, "the first id stays");
+        let elsewhere = store
+            .platform_user(shop.id, resident.id, "u-shop-1", T0)
+            .await
+            .unwrap();
+        assert_ne!(
+            elsewhere.user_id, first.user_id,
+            "ids are per relying party"
+        );
+        assert_eq!(
+            store
+                .platform_user_by_id(bank.id, "u-bank-1")
+                .await
+                .unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(
+            store
+                .platform_user_by_id(shop.id, "u-bank-1")
+                .await
+                .unwrap(),
+            None,
+            "not across parties"
+        );
+        assert_eq!(
+            store
+                .platform_user_by_resident(bank.id, resident.id)
+                .await
+                .unwrap(),
+            Some(first)
+        );
+    }
+
+    pub async fn sign_requests_are_answered_once_before_expiry(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 606).await;
+        let party = store
+            .add_relying_party("Example Insurer", &[4; 32], T0)
+            .await
+            .unwrap();
+        let request = |id: &str| NewSignRequest {
+            public_id: id.into(),
+            relying_party_id: party.id,
+            resident_id: resident.id,
+            purpose: "契約の同意".into(),
+            kind: "signature".into(),
+            content: b"I agree".to_vec(),
+            verification_code: "123456".into(),
+            created_at: T0,
+            expires_at: at(300),
+        };
+        store.create_sign_request(&request("r1")).await.unwrap();
+        store.create_sign_request(&request("r2")).await.unwrap();
+        let pending = store
+            .pending_sign_requests(resident.id, at(1))
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].relying_party_name, "Example Insurer");
+        store
+            .answer_sign_request("r1", true, "se-1", Some(b"sig"), Some(b"cert"), at(2))
+            .await
+            .unwrap();
+        let answered = store.sign_request("r1").await.unwrap().unwrap();
+        assert_eq!(answered.state, SignRequestState::Approved);
+        assert_eq!(answered.signature.as_deref(), Some(&b"sig"[..]));
+        assert!(matches!(
+            store
+                .answer_sign_request("r1", false, "se-1", None, None, at(3))
+                .await
+                .unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        assert!(
+            matches!(
+                store
+                    .answer_sign_request("r2", true, "se-1", Some(b"sig"), None, at(300))
+                    .await
+                    .unwrap_err(),
+                StoreError::Conflict { .. }
+            ),
+            "expired"
+        );
+        assert!(
+            store
+                .pending_sign_requests(resident.id, at(300))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -11,9 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jpki_app::{Phone, portal_app_identity};
-use jpki_authority::ca::CertificateAuthority;
+use jpki_authority::ca::{CertificateAuthority, StatusEndpoints};
 use jpki_authority::counter::{CounterPins, issue_card};
-use jpki_authority::hierarchy::{HierarchySetup, LoadedCa, create_hierarchy};
+use jpki_authority::hierarchy::{
+    HierarchySetup, LoadedCa, create_hierarchy, issue_ocsp_responder, open_ocsp_responder,
+};
+use jpki_authority::hotline::HotlineService;
 use jpki_authority::phone::{PhoneConfig, PhoneService};
 use jpki_authority::registry::Registry;
 use jpki_card::{CardId, VirtualCard};
@@ -21,6 +24,7 @@ use jpki_crypto::{Clock, Kek, ManualClock, Pin, PinPolicy, RsaKeySize, SecretStr
 use jpki_model::{BasicInfo, BirthDate, MyNumber, Purpose, Sex};
 use jpki_portal::{AppState, SeAttestationVerifier};
 use jpki_se::{AccessRules, VendorCa, VirtualSecureElement};
+use jpki_status::{AuthorityKeys, IssuerId, ResponderKeys, StatusService, StatusSettings};
 use jpki_store::{Resident, Store};
 use time::{Duration, OffsetDateTime};
 
@@ -56,8 +60,21 @@ pub struct Sandbox {
     pub state: AppState,
     pub sign_ca_der: Vec<u8>,
     pub auth_ca_der: Vec<u8>,
+    /// OCSP and CRLs over the store, told about every change (no background worker:
+    /// tests step it with [`StatusService::tick`]).
+    pub status: Arc<StatusService>,
+    /// The CAs' keys and OCSP responders the status services run with (to start another
+    /// status service over the same store, e.g. a restricted one).
+    pub status_authorities: Vec<AuthorityKeys>,
+    /// Where [`Sandbox::serve`] listens, which the certificates name (CRL distribution
+    /// points, OCSP): `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    listener: std::sync::Mutex<Option<std::net::TcpListener>>,
     next_my_number: std::sync::atomic::AtomicU64,
 }
+
+/// CRL shards per CA in the sandbox.
+pub const CRL_SHARDS: u32 = 2;
 
 impl Sandbox {
     /// A sandbox on `store`, with its clock at `now` and the phone flow configured by
@@ -89,9 +106,59 @@ impl Sandbox {
             &passphrase,
         )
         .map_err(fail("auth CA"))?;
+        // The port is taken now, so that the certificates can name it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(fail("bind"))?;
+        listener.set_nonblocking(true).map_err(fail("bind"))?;
+        let base_url = format!(
+            "http://{}",
+            listener.local_addr().map_err(fail("local address"))?
+        );
+        // Each CA's delegated OCSP responder, then the status services.
+        let mut authorities = Vec::new();
+        for ca in [&sign_ca, &auth_ca] {
+            let material = issue_ocsp_responder(
+                ca,
+                &store,
+                &passphrase,
+                1_000,
+                1,
+                Duration::days(30),
+                now - Duration::hours(1),
+            )
+            .await
+            .map_err(fail("OCSP responder"))?;
+            let (_, key) = open_ocsp_responder(
+                ca,
+                &material.certificate_der,
+                material.encrypted_key_pem.as_bytes(),
+                &passphrase,
+            )
+            .map_err(fail("OCSP responder key"))?;
+            authorities.push(AuthorityKeys {
+                issuer: IssuerId::new(jpki_authority::hierarchy::issuer_name(ca.purpose()))
+                    .map_err(fail("issuer"))?,
+                ca_certificate_der: ca.certificate_der().to_vec(),
+                ca_signer: ca.shared_signer(),
+                responder: ResponderKeys {
+                    certificate_der: material.certificate_der,
+                    signer: key,
+                },
+            });
+        }
+        let settings = StatusSettings {
+            crl_shards: CRL_SHARDS,
+            ..StatusSettings::new(base_url.clone())
+        };
+        let status =
+            StatusService::start(store.clone(), shared.clone(), settings, authorities.clone())
+                .await
+                .map_err(fail("status services"))?;
+        status.catch_up().await.map_err(fail("first CRLs"))?;
         let ca = Arc::new(
             CertificateAuthority::new(store.clone(), sign_ca, auth_ca, shared.clone())
-                .map_err(fail("CA"))?,
+                .map_err(fail("CA"))?
+                .with_endpoints(StatusEndpoints::new(base_url.clone(), CRL_SHARDS))
+                .with_notifier(status.clone()),
         );
         let vendor = VendorCa::create("jpki testkit SE vendor", shared.clone())
             .map_err(fail("vendor CA"))?;
@@ -103,9 +170,21 @@ impl Sandbox {
             Arc::new(verifier),
             config,
         ));
+        let hotline = Arc::new(HotlineService::new(
+            store.clone(),
+            shared.clone(),
+            Some(status.clone()),
+        ));
         Ok(Self {
-            registry: Registry::new(store.clone(), shared),
-            state: AppState::new(phone.clone()),
+            registry: Registry::new(store.clone(), shared.clone()),
+            state: AppState::new(phone.clone())
+                .with_hotline(hotline)
+                .with_relying(relying_service(
+                    &store,
+                    &sign.certificate_der,
+                    &auth.certificate_der,
+                    shared.clone(),
+                )?),
             dir,
             store,
             clock,
@@ -115,6 +194,10 @@ impl Sandbox {
             phone,
             sign_ca_der: sign.certificate_der,
             auth_ca_der: auth.certificate_der,
+            status,
+            status_authorities: authorities,
+            base_url,
+            listener: std::sync::Mutex::new(Some(listener)),
             next_my_number: std::sync::atomic::AtomicU64::new(1),
         })
     }
@@ -130,6 +213,31 @@ impl Sandbox {
             ..PhoneConfig::default()
         };
         Ok((Self::new(store, default_now(), config).await?, guard))
+    }
+
+    /// A sandbox on a fresh SQLite store with its clock at `now` (for checks by tools
+    /// that read the wall clock, e.g. `openssl ocsp`), service hours always open.
+    pub async fn sqlite_at(
+        now: OffsetDateTime,
+    ) -> Result<(Self, jpki_store::testing::TestDatabase)> {
+        let (store, guard) = jpki_store::testing::sqlite_test_store()
+            .await
+            .map_err(fail("SQLite store"))?;
+        let config = PhoneConfig {
+            service_hours: jpki_authority::phone::ServiceHours::ALWAYS,
+            ..PhoneConfig::default()
+        };
+        Ok((Self::new(store, now, config).await?, guard))
+    }
+
+    /// The lifecycle over the sandbox's store, clock and status services (what `jpki
+    /// resident move|rename|death` uses).
+    pub fn lifecycle(&self) -> jpki_authority::lifecycle::Lifecycle<Store> {
+        jpki_authority::lifecycle::Lifecycle::new(
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            Some(self.status.clone() as Arc<dyn jpki_status::StatusNotifier>),
+        )
     }
 
     /// Registers a resident born on `birth_date` with a fresh valid My Number.
@@ -190,14 +298,25 @@ impl Sandbox {
         Ok(Phone::new(se))
     }
 
-    /// Serves the portal on `127.0.0.1:0`; returns its base URL. The server runs until
-    /// the test's runtime ends.
+    /// Serves the portal and the status services (OCSP, CRLs); returns the base URL.
+    /// The first call serves on [`Sandbox::base_url`], which the certificates name;
+    /// later calls on a new port. The server runs until the test's runtime ends.
     pub async fn serve(&self) -> Result<String> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(fail("bind"))?;
+        let reserved = self
+            .listener
+            .lock()
+            .map_err(|_| "listener lock poisoned".to_owned())?
+            .take();
+        let listener = match reserved {
+            Some(listener) => {
+                tokio::net::TcpListener::from_std(listener).map_err(fail("listen"))?
+            }
+            None => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(fail("bind"))?,
+        };
         let address = listener.local_addr().map_err(fail("local address"))?;
-        let app = jpki_portal::app(self.state.clone());
+        let app = jpki_portal::app(self.state.clone()).merge(self.status.router());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -215,6 +334,29 @@ impl Sandbox {
             .map_err(fail("write PEM"))?;
         Ok(path)
     }
+}
+
+/// The portal's relying-party services over `store`, trusting the sandbox's two CAs and
+/// checking status through the certificates' own OCSP URLs (the sandbox's portal).
+fn relying_service(
+    store: &Store,
+    sign_ca: &[u8],
+    auth_ca: &[u8],
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<jpki_authority::relying::RelyingService<Store>>> {
+    let mut trust = jpki_verify::TrustStore::new();
+    trust
+        .add_der(sign_ca, "sandbox sign CA")
+        .map_err(fail("trust"))?;
+    trust
+        .add_der(auth_ca, "sandbox auth CA")
+        .map_err(fail("trust"))?;
+    Ok(Arc::new(jpki_authority::relying::RelyingService::new(
+        store.clone(),
+        Arc::new(jpki_verify::Verifier::new(trust)),
+        clock,
+        jpki_authority::relying::RelyingConfig::default(),
+    )))
 }
 
 /// 2026-11-26 10:00 JST: inside the default service hours.

@@ -90,7 +90,8 @@ pub async fn issue(data_dir: Option<&Path>, args: CardIssueArgs) -> anyhow::Resu
         sign_ca,
         auth_ca,
         context.clock.clone(),
-    )?;
+    )?
+    .with_endpoints(super::status::endpoints(&context));
 
     let mut card = VirtualCard::blank(CardId::random()?);
     let card_id = card.id().as_str().to_owned();

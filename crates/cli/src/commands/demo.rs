@@ -437,17 +437,20 @@ async fn phone_steps(
         passphrase_file.to_owned(),
     ))?;
     let roots = se_vendor::vendor_roots(&context)?;
-    let state = serve::portal_state(
+    let services = serve::portal_services(
         &context,
         &passphrase,
         jpki_authority::phone::ServiceHours::ALWAYS,
         0,
         roots,
-    )?;
+    )
+    .await?;
+    services.status.catch_up().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
+    let app = jpki_portal::app(services.state.clone()).merge(services.status.router());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, jpki_portal::app(state)).await;
+        let _ = axum::serve(listener, app).await;
     });
     println!("  portal listening on {url}");
     let portal = PortalArgs { portal: Some(url) };

@@ -123,6 +123,7 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
         },
         devices: DevicesConfig { kek_file },
         phone: PhoneSection::default(),
+        status: crate::datadir::StatusSection::default(),
     };
 
     // Step 3: the database. SQLite lives in the staging directory; PostgreSQL is remote.

@@ -12,8 +12,8 @@ use jpki_crypto::PinPolicy;
 use jpki_se::{AccessRules, VirtualSecureElement};
 
 use crate::cli::{
-    PhoneApplyArgs, PhoneAttachArgs, PhoneCommand, PhoneFileArgs, PhoneNewArgs, PhoneRegisterArgs,
-    PhoneWaitArgs, PortalArgs,
+    PhoneApplyArgs, PhoneApproveArgs, PhoneAttachArgs, PhoneCommand, PhoneFileArgs, PhoneLoginArgs,
+    PhoneNewArgs, PhoneRegisterArgs, PhoneSignArgs, PhoneSubmitArgs, PhoneWaitArgs, PortalArgs,
 };
 use crate::commands::se_vendor::open_vendor;
 use crate::context::Context;
@@ -21,6 +21,8 @@ use crate::output;
 use crate::secrets::{
     self, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Purpose as SecretPurpose, SIGN_PASSWORD,
 };
+
+mod lifecycle;
 
 pub async fn run(data_dir: Option<&Path>, command: PhoneCommand) -> anyhow::Result<()> {
     match command {
@@ -31,6 +33,16 @@ pub async fn run(data_dir: Option<&Path>, command: PhoneCommand) -> anyhow::Resu
         PhoneCommand::Status(args) => status(data_dir, args).await,
         PhoneCommand::History(args) => history(data_dir, args).await,
         PhoneCommand::Attach(args) => attach(data_dir, args).await,
+        PhoneCommand::Lift(args) => lifecycle::lift(data_dir, args).await,
+        PhoneCommand::Revoke(args) => lifecycle::revoke(data_dir, args).await,
+        PhoneCommand::RevokeOther(args) => lifecycle::revoke_other(data_dir, args).await,
+        PhoneCommand::ResetPin(args) => lifecycle::reset_pin(data_dir, args).await,
+        PhoneCommand::Sign(args) => sign(data_dir, args).await,
+        PhoneCommand::Login(args) => login(data_dir, args).await,
+        PhoneCommand::Submit(args) => submit(data_dir, args).await,
+        PhoneCommand::Applications(args) => applications(data_dir, args).await,
+        PhoneCommand::Requests(args) => requests(data_dir, args).await,
+        PhoneCommand::Approve(args) => approve(data_dir, args).await,
     }
 }
 
@@ -350,6 +362,215 @@ pub async fn attach(data_dir: Option<&Path>, args: PhoneAttachArgs) -> anyhow::R
     eprintln!(
         "stopped; {} is up to date ({saves} write(s) of changed PIN counters)",
         args.phone.display()
+    );
+    Ok(())
+}
+
+pub async fn sign(data_dir: Option<&Path>, args: PhoneSignArgs) -> anyhow::Result<()> {
+    if args.out.exists() {
+        bail!(
+            "{} already exists; it is not overwritten",
+            args.out.display()
+        );
+    }
+    let context = Context::open(data_dir).await?;
+    let content =
+        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let password = secrets::read_existing_sign_password(
+        PHONE_SIGN_PASSWORD,
+        args.phone_sign_password_file.as_deref(),
+    )?;
+    let mut phone = load_phone(&context, &args.phone)?;
+    let outcome = flows::sign_document(&mut phone, &password, &content, context.clock.now());
+    save_phone(&context, &args.phone, &mut phone)?;
+    let cms = outcome?;
+    std::fs::write(&args.out, &cms).with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "Signed {} ({} bytes) with the phone signature certificate → {}",
+        args.input.display(),
+        content.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+pub async fn login(data_dir: Option<&Path>, args: PhoneLoginArgs) -> anyhow::Result<()> {
+    use jpki_app::relying::{LoginOutcome, login};
+    let context = Context::open(data_dir).await?;
+    let pin = secrets::read_pin(
+        PHONE_AUTH_PIN,
+        PinPolicy::FourDigits,
+        args.phone_auth_pin_file.as_deref(),
+        SecretPurpose::Existing,
+    )?;
+    let mut phone = load_phone(&context, &args.phone)?;
+    let client = client(&context, &phone, &args.portal)?;
+    let outcome = login(&mut phone, &client, args.code.as_deref(), &pin).await;
+    save_phone(&context, &args.phone, &mut phone)?;
+    match outcome? {
+        LoginOutcome::Approved { challenge_id } => {
+            println!(
+                "ログインを承認しました — login approved ({challenge_id}); the browser is now logged in."
+            )
+        }
+        LoginOutcome::Session(session) => {
+            println!(
+                "ログインしました — logged in as {} (session until {}).",
+                session.name, session.expires_at
+            );
+            output::field("session token", &session.session_token);
+        }
+    }
+    Ok(())
+}
+
+pub async fn submit(data_dir: Option<&Path>, args: PhoneSubmitArgs) -> anyhow::Result<()> {
+    let context = Context::open(data_dir).await?;
+    let content =
+        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let password = secrets::read_existing_sign_password(
+        PHONE_SIGN_PASSWORD,
+        args.phone_sign_password_file.as_deref(),
+    )?;
+    let mut phone = load_phone(&context, &args.phone)?;
+    let client = client(&context, &phone, &args.portal)?;
+    let outcome = jpki_app::relying::submit_application(
+        &mut phone,
+        &client,
+        &args.title,
+        &args.content_type,
+        &content,
+        &password,
+        context.clock.now(),
+    )
+    .await;
+    save_phone(&context, &args.phone, &mut phone)?;
+    let receipt = outcome?;
+    println!("受付票 — receipt {}", receipt.receipt_id);
+    output::field("title", &receipt.title);
+    output::field("received at", &receipt.received_at);
+    output::field(
+        "signed by",
+        format!(
+            "{} ({} {})",
+            receipt.signer_name, receipt.certificate_kind, receipt.certificate_serial
+        ),
+    );
+    output::field("content SHA-256", &receipt.content_sha256);
+    output::field("evidence kept", &receipt.evidence);
+    Ok(())
+}
+
+pub async fn applications(data_dir: Option<&Path>, args: PhoneFileArgs) -> anyhow::Result<()> {
+    let context = Context::open(data_dir).await?;
+    let phone = load_phone(&context, &args.phone)?;
+    let client = client(&context, &phone, &args.portal)?;
+    let submissions = jpki_app::relying::applications(&phone, &client).await?;
+    println!("申請一覧 — online applications ({})", submissions.len());
+    for submission in submissions {
+        let receipt = &submission.receipt;
+        println!(
+            "  {}  {}  {}  evidence: {}  re-check: {}",
+            receipt.receipt_id,
+            receipt.received_at,
+            receipt.title,
+            receipt.evidence,
+            if submission.recheck_valid {
+                "valid"
+            } else {
+                "NOT valid"
+            }
+        );
+    }
+    Ok(())
+}
+
+pub async fn requests(data_dir: Option<&Path>, args: PhoneFileArgs) -> anyhow::Result<()> {
+    let context = Context::open(data_dir).await?;
+    let phone = load_phone(&context, &args.phone)?;
+    let client = client(&context, &phone, &args.portal)?;
+    let requests = jpki_app::relying::sign_requests(&phone, &client).await?;
+    if requests.is_empty() {
+        println!("No pending sign requests.");
+    }
+    for checked in requests {
+        let request = &checked.request;
+        println!(
+            "署名要求 — request {} from {}",
+            request.request_id, request.relying_party
+        );
+        output::field("purpose", &request.purpose);
+        output::field("key", request.kind.as_str());
+        output::field("verification code", &checked.local_code);
+        if !checked.codes_match() {
+            println!(
+                "  WARNING: the portal's code differs from the code computed here: do not approve"
+            );
+        }
+        output::field("expires", &request.expires_at);
+    }
+    Ok(())
+}
+
+pub async fn approve(data_dir: Option<&Path>, args: PhoneApproveArgs) -> anyhow::Result<()> {
+    use jpki_app::relying::{RequestPin, answer_request, sign_requests};
+    let context = Context::open(data_dir).await?;
+    let mut phone = load_phone(&context, &args.phone)?;
+    let client = client(&context, &phone, &args.portal)?;
+    let requests = sign_requests(&phone, &client).await?;
+    let request = requests
+        .into_iter()
+        .find(|checked| checked.request.request_id == args.request)
+        .with_context(|| {
+            format!(
+                "no pending request {} for this phone (expired, answered, or for someone else)",
+                args.request
+            )
+        })?;
+    let outcome = if args.decline {
+        answer_request(&mut phone, &client, &request, None, context.clock.now()).await
+    } else {
+        match request.request.kind {
+            PhoneKind::Signature => {
+                let password = secrets::read_existing_sign_password(
+                    PHONE_SIGN_PASSWORD,
+                    args.phone_sign_password_file.as_deref(),
+                )?;
+                answer_request(
+                    &mut phone,
+                    &client,
+                    &request,
+                    Some(RequestPin::SignPassword(&password)),
+                    context.clock.now(),
+                )
+                .await
+            }
+            PhoneKind::Authentication => {
+                let pin = secrets::read_pin(
+                    PHONE_AUTH_PIN,
+                    PinPolicy::FourDigits,
+                    args.phone_auth_pin_file.as_deref(),
+                    SecretPurpose::Existing,
+                )?;
+                answer_request(
+                    &mut phone,
+                    &client,
+                    &request,
+                    Some(RequestPin::AuthPin(&pin)),
+                    context.clock.now(),
+                )
+                .await
+            }
+        }
+    };
+    save_phone(&context, &args.phone, &mut phone)?;
+    outcome?;
+    println!(
+        "{} request {} from {} (verification code {})",
+        if args.decline { "Declined" } else { "Signed" },
+        request.request.request_id,
+        request.request.relying_party,
+        request.local_code
     );
     Ok(())
 }

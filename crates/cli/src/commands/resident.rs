@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use jpki_authority::lifecycle::Lifecycle;
 use jpki_authority::registry::Registry;
 use jpki_model::{BasicInfo, BirthDate, MyNumber, Sex};
-use jpki_store::{CardStore, CertificateStore, Resident, ResidentId};
+use jpki_store::{CardStore, CertificateStore, ChangeKind, Resident, ResidentChange, ResidentId};
 
 use crate::cli::{ResidentAddArgs, ResidentCommand, ResidentListArgs, ResidentShowArgs};
 use crate::context::Context;
@@ -16,7 +17,89 @@ pub async fn run(data_dir: Option<&Path>, command: ResidentCommand) -> anyhow::R
         ResidentCommand::Add(args) => add(data_dir, args).await.map(drop),
         ResidentCommand::Show(args) => show(data_dir, args).await,
         ResidentCommand::List(args) => list(data_dir, args).await,
+        ResidentCommand::Move(args) => {
+            change(data_dir, args.id, ChangeKind::Move, |info| {
+                Ok(info.with_address(&args.address, args.address_substitute.as_deref())?)
+            })
+            .await
+        }
+        ResidentCommand::Rename(args) => {
+            change(data_dir, args.id, ChangeKind::Rename, |info| {
+                Ok(info.with_name(&args.name, args.name_substitute.as_deref())?)
+            })
+            .await
+        }
+        ResidentCommand::Death(args) => {
+            change(
+                data_dir,
+                args.id,
+                ChangeKind::Death,
+                |info| Ok(info.clone()),
+            )
+            .await
+        }
     }
+}
+
+/// 異動 (move, rename) or death, with the revocations it causes (異動等失効), in one
+/// transaction; a running `jpki serve` answers them in OCSP within its poll interval and
+/// publishes the next delta CRL.
+async fn change(
+    data_dir: Option<&Path>,
+    id: i64,
+    kind: ChangeKind,
+    new_info: impl FnOnce(&BasicInfo) -> anyhow::Result<BasicInfo>,
+) -> anyhow::Result<()> {
+    let context = Context::open(data_dir).await?;
+    let registry = Registry::new(context.store.clone(), context.clock.clone());
+    let resident = registry.resident(ResidentId(id)).await?;
+    if resident.is_deceased() {
+        bail!("resident {id} is deceased; no further change is accepted (nothing was changed)");
+    }
+    let new_info = new_info(&resident.basic_info)?;
+    let lifecycle = Lifecycle::new(context.store.clone(), context.clock.clone(), None);
+    let outcome = lifecycle
+        .record_resident_change(
+            resident.id,
+            ResidentChange {
+                kind,
+                new_info,
+                at: context.clock.now(),
+            },
+            "registry",
+        )
+        .await?;
+    let label = match kind {
+        ChangeKind::Move => "転居 — moved",
+        ChangeKind::Rename => "氏名変更 — renamed",
+        ChangeKind::Correction => "職権修正 — corrected",
+        ChangeKind::Death => "死亡 — deceased",
+    };
+    println!("Resident {id}: {label}");
+    if let Some(resident) = &outcome.resident {
+        print_resident(resident);
+    }
+    if outcome.certificates.is_empty() {
+        println!("No certificate was revoked.");
+    }
+    for certificate in &outcome.certificates {
+        let reason = match &certificate.status {
+            jpki_model::CertificateStatus::Revoked { reason, .. } => reason.as_str(),
+            _ => "",
+        };
+        println!(
+            "  revoked {:<10} {} serial {} ({reason})",
+            certificate.kind.as_str(),
+            certificate.issuer_name,
+            certificate.serial
+        );
+    }
+    if kind != ChangeKind::Death && !outcome.certificates.is_empty() {
+        println!(
+            "The authentication certificates stay valid; a new signature certificate is issued with a new card (`jpki card issue`) or a phone application."
+        );
+    }
+    Ok(())
 }
 
 /// Parses the resident's data from the arguments; every rule broken is a clear error.

@@ -1,5 +1,7 @@
-//! `jpki serve`: the portal (API for the phone app, notifications) and its background
-//! worker (the service-hours queue, delayed activation).
+//! `jpki serve`: the portal (API for the phone app, the hotline, notifications), the
+//! status services (OCSP, CRLs) beside it, and their background workers (the
+//! service-hours queue, delayed activation, status polling and CRL publication, OCSP
+//! responder renewal).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,14 +9,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use jpki_authority::ca::CertificateAuthority;
+use jpki_authority::hotline::HotlineService;
 use jpki_authority::phone::{PhoneConfig, PhoneService, ServiceHours};
 use jpki_portal::{AppState, SeAttestationVerifier};
-use time::Duration as TimeDuration;
+use jpki_status::{StatusNotifier, StatusService};
+use jpki_store::Store;
+use time::{Duration as TimeDuration, OffsetDateTime};
 
 use crate::cli::ServeArgs;
 use crate::commands::se_vendor::vendor_roots;
 use crate::context::Context;
-use crate::output;
 
 pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
     let context = Context::open(data_dir).await?;
@@ -36,18 +40,28 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
     let roots = vendor_roots(&context)?;
 
     let passphrase = context.ca_passphrase(&args.passphrase)?;
-    let state = portal_state(&context, &passphrase, service_hours, delay, roots.clone())?;
+    let services =
+        portal_services(&context, &passphrase, service_hours, delay, roots.clone()).await?;
+    let state = services.state.clone();
+    let status = Arc::clone(&services.status);
+    status
+        .catch_up()
+        .await
+        .context("publishing the first CRLs")?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
 
-    println!("jpki portal listening on http://{address}");
-    output::field(
+    // The banner is written in one piece, and a closed stdout is not an error: a
+    // supervisor (or a test) may read the first line and stop listening.
+    let field = |label: &str, value: String| format!("  {label:<22} {value}\n");
+    let mut banner = format!("jpki portal listening on http://{address}\n");
+    banner += &field(
         "API",
         format!("http://{address}/api/v1 (OpenAPI: /api/v1/openapi.json)"),
     );
-    output::field(
+    banner += &field(
         "service hours (JST)",
         if service_hours.is_always() {
             "always".to_owned()
@@ -55,15 +69,38 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
             hours_text
         },
     );
-    output::field("activation delay", format!("{delay} s"));
-    output::field("trusted SE vendors", roots.len());
+    banner += &field("activation delay", format!("{delay} s"));
+    banner += &field(
+        "OCSP",
+        format!(
+            "http://{address}/ocsp (certificates name {})",
+            status.settings().ocsp_url()
+        ),
+    );
+    banner += &field(
+        "CRLs",
+        format!(
+            "http://{address}/crl/<sign|auth>/<shard>.crl and -delta.crl ({} shards per CA{})",
+            status.shards().first().map_or(0, |(_, n)| *n),
+            if status.settings().open {
+                ""
+            } else {
+                "; registered verifiers only"
+            }
+        ),
+    );
+    banner += &field("trusted SE vendors", roots.len().to_string());
     if roots.is_empty() {
         eprintln!(
             "warning: no SE vendor root is trusted, so every phone application will be refused; run `jpki se-vendor init`"
         );
     }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(banner.as_bytes());
+        let _ = stdout.flush();
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(jpki_portal::run_worker(
@@ -76,7 +113,19 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
             }
         },
     ));
-    axum::serve(listener, jpki_portal::app(state))
+    let status_worker = tokio::spawn(Arc::clone(&status).run({
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    }));
+    let renewal = tokio::spawn(renew_responders(Arc::new(context), services, passphrase, {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    }));
+    axum::serve(listener, jpki_portal::app(state).merge(status.router()))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             let _ = stop_tx.send(true);
@@ -84,25 +133,41 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
         .await
         .context("serving")?;
     let _ = worker.await;
+    let _ = status_worker.await;
+    let _ = renewal.await;
     eprintln!("jpki portal stopped");
     Ok(())
 }
 
-/// The portal's shared state over the data directory's store and CAs.
-pub fn portal_state(
+/// What `jpki serve` runs: the portal's state, the status services it notifies, and
+/// the CA (for responder renewals).
+pub struct PortalServices {
+    pub state: AppState,
+    pub status: Arc<StatusService>,
+    pub ca: Arc<CertificateAuthority<Store>>,
+    /// The earliest expiry of the OCSP responder certificates.
+    pub responders_expire: OffsetDateTime,
+}
+
+/// The portal's services over the data directory's store and CAs: the phone RA, the
+/// hotline, the relying-party services, and the status services (OCSP, CRLs) that
+/// every issuance and status change notifies. Certificates name the status services at
+/// `[status] base_url`.
+pub async fn portal_services(
     context: &Context,
     passphrase: &jpki_crypto::SecretString,
     service_hours: ServiceHours,
     delay_seconds: u64,
     vendor_roots: Vec<Vec<u8>>,
-) -> anyhow::Result<AppState> {
+) -> anyhow::Result<PortalServices> {
     let (sign, auth) = context.open_cas(passphrase)?;
-    let ca = Arc::new(CertificateAuthority::new(
-        context.store.clone(),
-        sign,
-        auth,
-        context.clock.clone(),
-    )?);
+    let (status, responders_expire) =
+        super::status::start(context, [&sign, &auth], passphrase).await?;
+    let ca = Arc::new(
+        CertificateAuthority::new(context.store.clone(), sign, auth, context.clock.clone())?
+            .with_endpoints(super::status::endpoints(context))
+            .with_notifier(Arc::clone(&status) as Arc<dyn StatusNotifier>),
+    );
     let config = PhoneConfig {
         service_hours,
         propagation_delay: TimeDuration::seconds(
@@ -112,12 +177,85 @@ pub fn portal_state(
     };
     let phone = Arc::new(PhoneService::new(
         context.store.clone(),
-        ca,
+        Arc::clone(&ca),
         context.clock.clone(),
         Arc::new(SeAttestationVerifier::new(vendor_roots)),
         config,
     ));
-    Ok(AppState::new(phone))
+    let hotline = Arc::new(HotlineService::new(
+        context.store.clone(),
+        context.clock.clone(),
+        Some(Arc::clone(&status) as Arc<dyn StatusNotifier>),
+    ));
+    let state = AppState::new(phone)
+        .with_relying(relying_service(context)?)
+        .with_hotline(hotline);
+    Ok(PortalServices {
+        state,
+        status,
+        ca,
+        responders_expire,
+    })
+}
+
+/// Issues new OCSP responder certificates before the current ones expire
+/// (`[status] responder_renew_days`), and has the running responder use them.
+async fn renew_responders(
+    context: Arc<Context>,
+    services: PortalServices,
+    passphrase: jpki_crypto::SecretString,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let renew_before = TimeDuration::days(i64::from(context.config.status.responder_renew_days));
+    let mut expires = services.responders_expire;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+        if context.clock.now() + renew_before < expires {
+            continue;
+        }
+        let cas = [
+            services.ca.ca(jpki_model::Purpose::Signature),
+            services.ca.ca(jpki_model::Purpose::Authentication),
+        ];
+        match super::status::authorities(&context, cas, &passphrase).await {
+            Ok((keys, earliest)) => match services.status.replace_responders(&keys) {
+                Ok(()) => expires = earliest,
+                Err(error) => {
+                    tracing::error!(code = "STATUS0010", %error, "the renewed OCSP responders were refused")
+                }
+            },
+            Err(error) => {
+                tracing::error!(code = "STATUS0011", error = %format!("{error:#}"), "renewing the OCSP responder certificates failed")
+            }
+        }
+    }
+}
+
+/// The portal's relying-party services: a `jpki-verify` verifier trusting this data
+/// directory's CAs, checking status through the certificates' own OCSP/CRL URLs.
+pub fn relying_service(
+    context: &Context,
+) -> anyhow::Result<Arc<jpki_authority::relying::RelyingService<jpki_store::Store>>> {
+    let mut trust = jpki_verify::TrustStore::new();
+    for path in [
+        &context.config.ca.sign_certificate,
+        &context.config.ca.auth_certificate,
+    ] {
+        trust
+            .add_file(context.data.path(path))
+            .with_context(|| format!("loading the trust anchor {}", path.display()))?;
+    }
+    let verifier = Arc::new(jpki_verify::Verifier::new(trust));
+    Ok(Arc::new(jpki_authority::relying::RelyingService::new(
+        context.store.clone(),
+        verifier,
+        context.clock.clone(),
+        jpki_authority::relying::RelyingConfig::default(),
+    )))
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,151 @@
+//! Benchmark: phone applications processed per second end to end over HTTP — the RA's
+//! checks (card signature and chain, attestations, CSRs), two certificates signed, stored
+//! durably, the phone's notification queued — next to the raw RSA-2048 signing rate of the
+//! same machine in the same run (the bound is two CA signatures per application).
+//!
+//! ```sh
+//! cargo run --release -p jpki-testkit --example applications -- [COUNT] [CONCURRENCY] [postgres]
+//! ```
+//! Applications are prepared first (nonces, SE attestations, card signatures: the phone's
+//! and the card's work, not the server's) and then submitted with CONCURRENCY clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use jpki_api::{KeyRequest, NoncePurpose, PhoneKind, decode_token, encode_der};
+use jpki_app::PortalClient;
+use jpki_app::flows::{self, PhonePins};
+use jpki_authority::phone::{PhoneConfig, ServiceHours};
+use jpki_crypto::{PinPolicy, RsaKeySize, Signer, SoftwareRsaKey};
+use jpki_reader::JpkiAp;
+use jpki_se::{Interface, SlotUsage};
+use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, pin};
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let count: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(400);
+    let concurrency: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
+    let postgres = args.get(2).is_some_and(|a| a == "postgres");
+    if cfg!(debug_assertions) {
+        eprintln!("note: debug build; run with --release for figures worth recording");
+    }
+
+    let (store, _guard) = if postgres {
+        jpki_store::testing::postgres_test_store()
+            .await
+            .unwrap()
+            .expect("PostgreSQL at JPKI_TEST_POSTGRES_URL")
+    } else {
+        jpki_store::testing::sqlite_test_store().await.unwrap()
+    };
+    let backend = if postgres {
+        "PostgreSQL"
+    } else {
+        "SQLite (synchronous=FULL)"
+    };
+    let config = PhoneConfig {
+        service_hours: ServiceHours::ALWAYS,
+        ..PhoneConfig::default()
+    };
+    let sandbox = Sandbox::new(store, time::OffsetDateTime::now_utc(), config)
+        .await
+        .unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 計測", "1980-01-01").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = sandbox.phone().unwrap();
+    let pins = PhonePins {
+        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
+        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
+    };
+    let kinds = [PhoneKind::Signature, PhoneKind::Authentication];
+    let card_password = pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap();
+
+    // Keys are generated once; each application attests them again over its own nonce.
+    let first = client.nonce(NoncePurpose::Application).await.unwrap();
+    let (device, keys) = flows::prepare_keys(&mut phone, &first.nonce, &kinds, &pins).unwrap();
+    eprintln!("preparing {count} applications …");
+    let mut requests = Vec::with_capacity(count);
+    for _ in 0..count {
+        let nonce = client.nonce(NoncePurpose::Application).await.unwrap();
+        let nonce_bytes = decode_token(&nonce.nonce).unwrap();
+        let identity = jpki_app::portal_app_identity().unwrap();
+        let mut ap = JpkiAp::select(phone.se.open_session(Interface::Omapi(identity))).unwrap();
+        let attested: Vec<KeyRequest> = keys
+            .iter()
+            .map(|key| {
+                let usage = match key.kind {
+                    PhoneKind::Signature => SlotUsage::Signature,
+                    PhoneKind::Authentication => SlotUsage::Authentication,
+                };
+                let bundle = jpki_se::host::attest_key(&mut ap, usage, &nonce_bytes).unwrap();
+                KeyRequest {
+                    kind: key.kind,
+                    csr: key.csr.clone(),
+                    attestation: encode_der(bundle.statement()),
+                }
+            })
+            .collect();
+        drop(ap);
+        requests.push(
+            flows::sign_application(
+                &mut card,
+                &card_password,
+                nonce.nonce,
+                &kinds,
+                device.clone(),
+                attested,
+            )
+            .unwrap(),
+        );
+    }
+
+    // The raw bound, measured now on this machine.
+    let key = SoftwareRsaKey::generate(RsaKeySize::Rsa2048).unwrap();
+    let message = vec![0x5A; 1200];
+    let start = Instant::now();
+    let mut signatures = 0u64;
+    while start.elapsed() < Duration::from_secs(3) {
+        key.sign(&message).unwrap();
+        signatures += 1;
+    }
+    let raw = signatures as f64 / start.elapsed().as_secs_f64();
+
+    eprintln!("submitting with {concurrency} concurrent clients …");
+    let requests = std::sync::Arc::new(tokio::sync::Mutex::new(requests));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, requests) = (client.clone(), requests.clone());
+        workers.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            loop {
+                let Some(request) = requests.lock().await.pop() else {
+                    break;
+                };
+                let accepted = client.submit(&request).await.unwrap();
+                assert_eq!(accepted.state, jpki_api::ApplicationState::Issued);
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut processed = 0;
+    for worker in workers {
+        processed += worker.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let rate = processed as f64 / elapsed;
+    let bound = raw / 2.0;
+    println!("backend                      {backend}");
+    println!("applications                 {processed} in {elapsed:.2} s, {concurrency} clients");
+    println!("applications per second      {rate:.1}");
+    println!("raw RSA-2048 signatures/s    {raw:.1}");
+    println!("bound (2 CA signatures each) {bound:.1}");
+    println!(
+        "ratio                        {:.1}% (target ≥ 60%)",
+        100.0 * rate / bound
+    );
+}
