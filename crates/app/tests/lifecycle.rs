@@ -1432,3 +1432,224 @@ async fn a_renewed_responder_signs_from_then_on() {
     assert_ocsp(&after, &auth_pem, "revoked", Some("certificateHold"));
     assert!(after.contains("OCSP responder 2"), "{after}");
 }
+
+// ------------------------------------------------------------------ platform operators
+
+/// A platform proof for `action`, signed by the phone's signature or authentication key.
+async fn platform_proof(
+    client: &PortalClient,
+    api_key: &str,
+    phone: &mut Phone,
+    action: &str,
+    purpose: Purpose,
+) -> jpki_api::PlatformProof {
+    let nonce = client.platform_nonce(api_key).await.unwrap();
+    let text = jpki_api::platform_to_be_signed(action, &nonce.nonce);
+    let (signature, certificate) = match purpose {
+        Purpose::Signature => jpki_app::relying::sign_with_sign_key(
+            phone,
+            &pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap(),
+            &text,
+        ),
+        Purpose::Authentication => jpki_app::relying::sign_with_auth_key(
+            phone,
+            &pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap(),
+            &text,
+        ),
+    }
+    .unwrap();
+    jpki_api::PlatformProof {
+        certificate: encode_der(&certificate),
+        nonce: nonce.nonce,
+        signature: encode_der(&signature),
+    }
+}
+
+/// The platform operator's whole story: 利用者登録 with the signature certificate, login with
+/// the authentication certificate as the same user id, a move that revokes the signature
+/// certificate (a proof made with it is refused as revoked), re-issuance, the new
+/// certificate linked to the same user id (新旧紐付け), and a held certificate refused
+/// with its own code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_keeps_one_user_id_across_a_move_and_refuses_revoked_and_held_certificates() {
+    let (sandbox, _guard) = Sandbox::sqlite_at(start()).await.unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let relying = sandbox.state.relying.clone().unwrap();
+    let (_, rp_key) = relying.add_relying_party("Example 銀行").await.unwrap();
+    let resident = sandbox.resident("公的 銀行", "1984-08-08").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let phone_sign = newest(&sandbox, &device(&phone), CertificateKind::PHONE_SIGNATURE).await;
+
+    // 利用者登録: the basic 4 information from the signature certificate, a stable user id.
+    let proof = platform_proof(&client, &rp_key, &mut phone, "register", Purpose::Signature).await;
+    let user = client.platform_register(&rp_key, &proof).await.unwrap();
+    assert_eq!(user.basic_info.as_ref().unwrap().name, "公的 銀行");
+    assert_eq!(user.certificate_serial, phone_sign.serial.to_hex());
+    // The same proof again: the nonce is single-use.
+    assert_eq!(
+        client_code(client.platform_register(&rp_key, &proof).await.unwrap_err()),
+        ErrorCode::NonceReused
+    );
+
+    // ログイン with the authentication certificate: the same user id, no personal data.
+    let proof = platform_proof(
+        &client,
+        &rp_key,
+        &mut phone,
+        "login",
+        Purpose::Authentication,
+    )
+    .await;
+    let login = client.platform_login(&rp_key, &proof).await.unwrap();
+    assert_eq!(login.user_id, user.user_id);
+    assert!(login.basic_info.is_none());
+
+    // A proof made with the signature certificate just before the move...
+    let stale = platform_proof(&client, &rp_key, &mut phone, "register", Purpose::Signature).await;
+    tick_clock(&sandbox);
+    let moved: BasicInfo = resident
+        .basic_info
+        .with_address("福岡県福岡市中央区天神1-8-1", None)
+        .unwrap();
+    sandbox
+        .lifecycle()
+        .record_resident_change(
+            resident.id,
+            ResidentChange {
+                kind: ChangeKind::Move,
+                new_info: moved.clone(),
+                at: now(&sandbox),
+            },
+            "registry",
+        )
+        .await
+        .unwrap();
+    // ...is refused after it: the certificate is revoked (affiliationChanged).
+    assert_eq!(
+        client_code(client.platform_register(&rp_key, &stale).await.unwrap_err()),
+        ErrorCode::CertificateRevoked
+    );
+    // The authentication certificate survives a move: still the same user.
+    let proof = platform_proof(
+        &client,
+        &rp_key,
+        &mut phone,
+        "login",
+        Purpose::Authentication,
+    )
+    .await;
+    assert_eq!(
+        client
+            .platform_login(&rp_key, &proof)
+            .await
+            .unwrap()
+            .user_id,
+        user.user_id
+    );
+
+    // Re-issuance: a new card at the counter, then a new phone signature certificate.
+    tick_clock(&sandbox);
+    let mut new_card = sandbox.card(&resident, true).await.unwrap();
+    tick_clock(&sandbox);
+    flows::apply(
+        &mut phone,
+        &client,
+        &mut new_card,
+        &card_password(),
+        &[PhoneKind::Signature],
+        &PhonePins {
+            sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
+            auth_pin: None,
+        },
+    )
+    .await
+    .unwrap();
+    flows::wait(&mut phone, &client, Duration::from_secs(10), false, |_| {})
+        .await
+        .unwrap();
+    let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
+    flows::register(&mut phone, &client, AuthUnlock::Pin(&auth_pin))
+        .await
+        .unwrap();
+    let new_sign = newest(&sandbox, &device(&phone), CertificateKind::PHONE_SIGNATURE).await;
+    assert_ne!(new_sign.serial, phone_sign.serial);
+
+    // 新旧紐付け: the new certificate maps to the same user id, with the new address.
+    let replacement = client
+        .platform_replacement(
+            &rp_key,
+            &jpki_api::PlatformReplacement {
+                certificate: encode_der(&new_sign.der),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(replacement.user_id, user.user_id);
+    assert_eq!(
+        replacement.replaces_serial.as_deref(),
+        Some(phone_sign.serial.to_hex().as_str())
+    );
+    assert_eq!(
+        replacement.basic_info.as_ref().unwrap().address,
+        moved.address()
+    );
+    // The old, revoked certificate names no predecessor link to follow: refused as revoked.
+    assert_eq!(
+        client_code(
+            client
+                .platform_replacement(
+                    &rp_key,
+                    &jpki_api::PlatformReplacement {
+                        certificate: encode_der(&phone_sign.der),
+                    },
+                )
+                .await
+                .unwrap_err()
+        ),
+        ErrorCode::CertificateRevoked
+    );
+
+    // Lost phone: the hotline suspends; a login with the held certificate is refused as held.
+    let (_, hotline_key) = create_account(
+        &sandbox.store,
+        "hotline-1",
+        AccountRole::Hotline,
+        now(&sandbox),
+    )
+    .await
+    .unwrap();
+    let held_proof = platform_proof(
+        &client,
+        &rp_key,
+        &mut phone,
+        "login",
+        Purpose::Authentication,
+    )
+    .await;
+    client
+        .suspend(
+            hotline_key.expose(),
+            &SuspensionRequest {
+                person: identify(&resident),
+                scope: SuspensionScope::Phone,
+                note: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        client_code(
+            client
+                .platform_login(&rp_key, &held_proof)
+                .await
+                .unwrap_err()
+        ),
+        ErrorCode::CertificateHeld
+    );
+    // A relying party without a valid key gets nothing.
+    assert_eq!(
+        client_code(client.platform_nonce("jpki_not-a-key").await.unwrap_err()),
+        ErrorCode::RelyingPartyUnauthorized
+    );
+}

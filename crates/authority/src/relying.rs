@@ -130,6 +130,25 @@ fn verdict_error(report: &Report, invalid_code: ErrorCode) -> RaError {
     }
 }
 
+/// The verifier the issuer's own portal relies on: the given anchors, OCSP first and
+/// always asked afresh ([`jpki_verify::StatusOptions::prefer_fresh`]) through `transport`
+/// (in a server: `jpki_status::LocalTransport`, its own status service in-process). A
+/// relying party may cache a `good` until its nextUpdate; the issuer may not, or a
+/// revocation it has just made would be accepted by its own platform API until then.
+pub fn portal_verifier(
+    trust: jpki_verify::TrustStore,
+    transport: Arc<dyn jpki_verify::status::http::HttpTransport>,
+) -> Verifier {
+    Verifier::with_status(
+        trust,
+        jpki_verify::StatusOptions {
+            prefer_fresh: true,
+            ..jpki_verify::StatusOptions::default()
+        },
+        transport,
+    )
+}
+
 impl<S> RelyingService<S>
 where
     S: RelyingStore + CertificateStore + RegistryStore + NonceStore + PhoneStore + Clone + 'static,

@@ -371,6 +371,29 @@ pub enum PhoneCommand {
     Requests(PhoneFileArgs),
     /// Approve (sign) or decline a pending sign request
     Approve(PhoneApproveArgs),
+    /// As a private service's app on this phone: register with it (利用者登録, signature
+    /// certificate) or log in (--login, authentication certificate); prints the user id
+    Link(PhoneLinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneLinkArgs {
+    /// Phone file
+    pub phone: PathBuf,
+    /// File holding the relying party's API key (its app relays the proof to its server)
+    #[arg(long, env = "JPKI_RP_KEY_FILE", value_name = "FILE")]
+    pub rp_key_file: Option<PathBuf>,
+    /// Log in with the authentication certificate instead of registering
+    #[arg(long)]
+    pub login: bool,
+    /// File holding the PHONE signature password (registration)
+    #[arg(long, env = "JPKI_PHONE_SIGN_PASSWORD_FILE", value_name = "FILE")]
+    pub phone_sign_password_file: Option<PathBuf>,
+    /// File holding the PHONE auth PIN (--login)
+    #[arg(long, env = "JPKI_PHONE_AUTH_PIN_FILE", value_name = "FILE")]
+    pub phone_auth_pin_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub portal: PortalArgs,
 }
 
 #[derive(Debug, Args)]
@@ -572,7 +595,7 @@ pub enum RpCommand {
     Add(RpAddArgs),
     /// Ask a user's phone to sign something; prints the request id and verification code
     Request(RpRequestArgs),
-    /// Fetch a request's result; with --out, write the signature and verify it
+    /// Fetch a request's result; with --out, save the signature and certificate for `jpki verify`
     Result(RpResultArgs),
 }
 
@@ -615,7 +638,8 @@ pub struct RpRequestArgs {
 pub struct RpResultArgs {
     /// The request id
     pub request: String,
-    /// Write the signature here and verify it (for signature requests: with --content)
+    /// Save the signature here (and the certificate beside it, .cer); with --content,
+    /// print the `jpki verify` command that checks it
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The content that was signed, to verify the signature against

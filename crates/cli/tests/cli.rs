@@ -550,7 +550,240 @@ fn phone_commands_against_a_running_portal() {
     ]);
     assert!(error.contains("unknown certificate kind"), "{error}");
 
+    relying_party_commands(&sandbox, phone, &served);
     phone_answers_opensc_through_pcsc(&sandbox, phone);
+}
+
+/// `jpki phone sign` and `jpki verify` both ways against OpenSSL, the cross-device login,
+/// a signed online application, and a private service's sign request approved on the phone.
+fn relying_party_commands(sandbox: &Sandbox, phone: &str, served: &Served) {
+    let form = sandbox.write("form.json", "{\"申請\": \"転入届\", \"世帯\": 1}\n");
+    let form = form.to_str().unwrap();
+    let p7s = sandbox.path("form.p7s");
+    let p7s = p7s.to_str().unwrap();
+    let phone_sign = sandbox.path("phone-sign");
+    let phone_sign = phone_sign.to_str().unwrap();
+    let phone_auth = sandbox.path("phone-auth");
+    let phone_auth = phone_auth.to_str().unwrap();
+    let ocsp = format!("{}/ocsp", served.url);
+    let sign_ca = sandbox.path("data/ca/sign-ca.pem");
+    let sign_ca = sign_ca.to_str().unwrap();
+
+    let signed = sandbox.ok(&[
+        "phone",
+        "sign",
+        phone,
+        "--in",
+        form,
+        "--out",
+        p7s,
+        "--phone-sign-password-file",
+        phone_sign,
+    ]);
+    assert!(signed.contains("Signed"), "{signed}");
+    // OpenSSL accepts the phone's CMS...
+    let (ok, text) = openssl(&[
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        p7s,
+        "-content",
+        form,
+        "-CAfile",
+        sign_ca,
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ]);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+    // ...and jpki verify, with live status from the portal's responder: exit 0, the
+    // signer's basic 4 information, as text and as JSON.
+    let verify = |content: &str, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--signature",
+            p7s,
+            "--content",
+            content,
+            "--ocsp",
+            &ocsp,
+        ];
+        args.extend_from_slice(extra);
+        sandbox.jpki(&args)
+    };
+    let output = verify(form, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("公的 太郎"), "{stdout}");
+    let output = verify(form, &["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verdict"]["verdict"], "valid", "{json}");
+    // Other content: invalid (1). A missing file: no verdict at all (3).
+    let other = sandbox.write("other.json", "{\"申請\": \"転出届\"}\n");
+    assert_eq!(verify(other.to_str().unwrap(), &[]).status.code(), Some(1));
+    assert_eq!(verify("/nonexistent/form.json", &[]).status.code(), Some(3));
+
+    // Checked as an authentication signature, the signature certificate is refused.
+    let output = verify(form, &["--purpose", "auth"]);
+    assert_eq!(output.status.code(), Some(1));
+
+    // Cross-device login: the CLI phone logs itself in.
+    let login = sandbox.ok(&["phone", "login", phone, "--phone-auth-pin-file", phone_auth]);
+    assert!(login.contains("公的 太郎"), "{login}");
+
+    // A signed online application with its receipt, then listed.
+    let submitted = sandbox.ok(&[
+        "phone",
+        "submit",
+        phone,
+        "--in",
+        form,
+        "--title",
+        "転入届",
+        "--phone-sign-password-file",
+        phone_sign,
+    ]);
+    assert!(submitted.contains("receipt"), "{submitted}");
+    let listed = sandbox.ok(&["phone", "applications", phone]);
+    assert!(listed.contains("転入届"), "{listed}");
+
+    // A private service: registered, the person links the phone, the service asks for a
+    // signature, the phone shows the same verification code and approves, the service
+    // fetches and verifies the signature.
+    let added = sandbox.ok(&["rp", "add", "--name", "Example 保険"]);
+    let key = added
+        .lines()
+        .find_map(|line| {
+            line.split(": ")
+                .nth(1)
+                .filter(|_| line.starts_with("API key"))
+        })
+        .unwrap()
+        .trim()
+        .to_owned();
+    let key_file = sandbox.write("rp-key", &format!("{key}\n"));
+    let key_file = key_file.to_str().unwrap();
+    let linked = sandbox.ok(&[
+        "phone",
+        "link",
+        phone,
+        "--rp-key-file",
+        key_file,
+        "--phone-sign-password-file",
+        phone_sign,
+    ]);
+    assert!(linked.contains("公的 太郎"), "{linked}");
+    let user = linked
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let logged_in = sandbox.ok(&[
+        "phone",
+        "link",
+        phone,
+        "--login",
+        "--rp-key-file",
+        key_file,
+        "--phone-auth-pin-file",
+        phone_auth,
+    ]);
+    assert!(logged_in.contains(&user), "same user id: {logged_in}");
+    let contract = sandbox.write("contract.txt", "保険契約 #42 に同意します\n");
+    let contract = contract.to_str().unwrap();
+    let requested = sandbox.ok(&[
+        "rp",
+        "request",
+        "--user",
+        &user,
+        "--purpose",
+        "保険契約への同意",
+        "--in",
+        contract,
+        "--key-file",
+        key_file,
+        "--portal",
+        &served.url,
+    ]);
+    let request_id = requested.split_whitespace().nth(2).unwrap().to_owned();
+    let code = field(&requested, "verification code");
+    let pending = sandbox.ok(&["phone", "requests", phone]);
+    assert!(pending.contains(&request_id), "{pending}");
+    assert_eq!(field(&pending, "verification code"), code, "{pending}");
+    assert!(pending.contains("Example 保険"), "{pending}");
+    sandbox.ok(&[
+        "phone",
+        "approve",
+        phone,
+        &request_id,
+        "--phone-sign-password-file",
+        phone_sign,
+    ]);
+    let signature = sandbox.path("contract.p7s");
+    let result = sandbox.ok(&[
+        "rp",
+        "result",
+        &request_id,
+        "--out",
+        signature.to_str().unwrap(),
+        "--content",
+        contract,
+        "--key-file",
+        key_file,
+        "--portal",
+        &served.url,
+    ]);
+    assert!(result.contains("approved"), "{result}");
+    let (ok, text) = openssl(&[
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        signature.to_str().unwrap(),
+        "-content",
+        contract,
+        "-CAfile",
+        sign_ca,
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ]);
+    assert!(ok, "{text}");
+    let output = sandbox.jpki(&[
+        "verify",
+        "--signature",
+        signature.to_str().unwrap(),
+        "--content",
+        contract,
+        "--ocsp",
+        &ocsp,
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// The value printed by `output::field(name, …)` in `text`.
+fn field(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix(name))
+        .unwrap_or_else(|| panic!("no {name:?} in {text}"))
+        .trim_start_matches([' ', ':'])
+        .trim()
+        .to_owned()
 }
 
 /// `jpki phone attach` on vpcd slot 1: OpenSC's jpki driver lists the phone's four

@@ -52,6 +52,7 @@ pub mod crl;
 pub mod database;
 mod error;
 pub mod http;
+pub mod local;
 mod ids;
 pub mod lookup;
 pub mod ocsp;
@@ -62,6 +63,7 @@ pub use crl::{CrlAuthority, CrlConfig, CrlPublisher, CrlRepository, PublishedCrl
 pub use database::StoreStatus;
 pub use error::StatusError;
 pub use http::{HttpState, router};
+pub use local::LocalTransport;
 pub use ids::{IssuerId, ShardId, crl_path, crl_url, delta_crl_path, delta_crl_url};
 pub use lookup::{InMemoryStatus, KnownStatus, RevocationSource, StatusLookup};
 pub use ocsp::{

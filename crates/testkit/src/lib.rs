@@ -184,6 +184,7 @@ impl Sandbox {
                     &sign.certificate_der,
                     &auth.certificate_der,
                     shared.clone(),
+                    &status,
                 )?),
             dir,
             store,
@@ -337,12 +338,13 @@ impl Sandbox {
 }
 
 /// The portal's relying-party services over `store`, trusting the sandbox's two CAs and
-/// checking status through the certificates' own OCSP URLs (the sandbox's portal).
+/// asking the sandbox's status services in-process (as `jpki serve` does).
 fn relying_service(
     store: &Store,
     sign_ca: &[u8],
     auth_ca: &[u8],
     clock: Arc<dyn Clock>,
+    status: &Arc<StatusService>,
 ) -> Result<Arc<jpki_authority::relying::RelyingService<Store>>> {
     let mut trust = jpki_verify::TrustStore::new();
     trust
@@ -353,7 +355,14 @@ fn relying_service(
         .map_err(fail("trust"))?;
     Ok(Arc::new(jpki_authority::relying::RelyingService::new(
         store.clone(),
-        Arc::new(jpki_verify::Verifier::new(trust)),
+        Arc::new(jpki_authority::relying::portal_verifier(
+            trust,
+            Arc::new(jpki_status::LocalTransport::new(
+                Arc::clone(status),
+                tokio::runtime::Handle::current(),
+                Arc::new(jpki_verify::status::http::StdHttpTransport::default()),
+            )),
+        )),
         clock,
         jpki_authority::relying::RelyingConfig::default(),
     )))

@@ -12,14 +12,15 @@ use jpki_crypto::PinPolicy;
 use jpki_se::{AccessRules, VirtualSecureElement};
 
 use crate::cli::{
-    PhoneApplyArgs, PhoneApproveArgs, PhoneAttachArgs, PhoneCommand, PhoneFileArgs, PhoneLoginArgs,
-    PhoneNewArgs, PhoneRegisterArgs, PhoneSignArgs, PhoneSubmitArgs, PhoneWaitArgs, PortalArgs,
+    PhoneApplyArgs, PhoneApproveArgs, PhoneAttachArgs, PhoneCommand, PhoneFileArgs, PhoneLinkArgs,
+    PhoneLoginArgs, PhoneNewArgs, PhoneRegisterArgs, PhoneSignArgs, PhoneSubmitArgs, PhoneWaitArgs,
+    PortalArgs,
 };
 use crate::commands::se_vendor::open_vendor;
 use crate::context::Context;
 use crate::output;
 use crate::secrets::{
-    self, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Purpose as SecretPurpose, SIGN_PASSWORD,
+    self, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Purpose as SecretPurpose, RP_KEY, SIGN_PASSWORD,
 };
 
 mod lifecycle;
@@ -43,6 +44,7 @@ pub async fn run(data_dir: Option<&Path>, command: PhoneCommand) -> anyhow::Resu
         PhoneCommand::Applications(args) => applications(data_dir, args).await,
         PhoneCommand::Requests(args) => requests(data_dir, args).await,
         PhoneCommand::Approve(args) => approve(data_dir, args).await,
+        PhoneCommand::Link(args) => link(data_dir, args).await,
     }
 }
 
@@ -572,5 +574,66 @@ pub async fn approve(data_dir: Option<&Path>, args: PhoneApproveArgs) -> anyhow:
         request.request.relying_party,
         request.local_code
     );
+    Ok(())
+}
+
+/// The private service's app on the phone: a nonce from the service, the phone's
+/// signature (registration) or authentication (login) key over the platform text, and
+/// the proof relayed to the platform API with the service's key.
+pub async fn link(data_dir: Option<&Path>, args: PhoneLinkArgs) -> anyhow::Result<()> {
+    use jpki_app::relying::{sign_with_auth_key, sign_with_sign_key};
+    let context = Context::open(data_dir).await?;
+    let key = secrets::read_secret(RP_KEY, args.rp_key_file.as_deref(), SecretPurpose::Existing)?;
+    let mut phone = load_phone(&context, &args.phone)?;
+    let client = client(&context, &phone, &args.portal)?;
+    let action = if args.login { "login" } else { "register" };
+    // Read the secret before asking for a nonce, so a typo costs no round trip.
+    let signed = if args.login {
+        let pin = secrets::read_pin(
+            PHONE_AUTH_PIN,
+            PinPolicy::FourDigits,
+            args.phone_auth_pin_file.as_deref(),
+            SecretPurpose::Existing,
+        )?;
+        let nonce = client.platform_nonce(key.expose()).await?;
+        let text = jpki_api::platform_to_be_signed(action, &nonce.nonce);
+        (nonce, sign_with_auth_key(&mut phone, &pin, &text))
+    } else {
+        let password = secrets::read_existing_sign_password(
+            PHONE_SIGN_PASSWORD,
+            args.phone_sign_password_file.as_deref(),
+        )?;
+        let nonce = client.platform_nonce(key.expose()).await?;
+        let text = jpki_api::platform_to_be_signed(action, &nonce.nonce);
+        (nonce, sign_with_sign_key(&mut phone, &password, &text))
+    };
+    save_phone(&context, &args.phone, &mut phone)?;
+    let (nonce, signed) = signed;
+    let (signature, certificate) = signed?;
+    let proof = jpki_api::PlatformProof {
+        certificate: jpki_api::encode_der(&certificate),
+        nonce: nonce.nonce,
+        signature: jpki_api::encode_der(&signature),
+    };
+    let user = if args.login {
+        client.platform_login(key.expose(), &proof).await?
+    } else {
+        client.platform_register(key.expose(), &proof).await?
+    };
+    println!(
+        "{} — user id {}",
+        if args.login {
+            "ログインしました (logged in)"
+        } else {
+            "利用者登録しました (registered)"
+        },
+        user.user_id
+    );
+    output::field("certificate", &user.certificate_serial);
+    if let Some(info) = &user.basic_info {
+        output::field("name", &info.name);
+        output::field("address", &info.address);
+        output::field("date of birth", &info.date_of_birth);
+    }
     Ok(())
 }

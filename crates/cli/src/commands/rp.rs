@@ -21,7 +21,10 @@ pub async fn run(data_dir: Option<&Path>, command: RpCommand) -> anyhow::Result<
 
 async fn add(data_dir: Option<&Path>, args: RpAddArgs) -> anyhow::Result<()> {
     let context = Context::open(data_dir).await?;
-    let service = crate::commands::serve::relying_service(&context)?;
+    let service = crate::commands::serve::relying_service(
+        &context,
+        std::sync::Arc::new(jpki_verify::status::http::StdHttpTransport::default()),
+    )?;
     let (party, key) = service.add_relying_party(&args.name).await?;
     println!("Registered relying party #{} \"{}\"", party.id, party.name);
     println!("API key (shown once; keep it in a file and pass --key-file): {key}");

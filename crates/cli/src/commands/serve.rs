@@ -188,7 +188,14 @@ pub async fn portal_services(
         Some(Arc::clone(&status) as Arc<dyn StatusNotifier>),
     ));
     let state = AppState::new(phone)
-        .with_relying(relying_service(context)?)
+        .with_relying(relying_service(
+            context,
+            Arc::new(jpki_status::LocalTransport::new(
+                Arc::clone(&status),
+                tokio::runtime::Handle::current(),
+                Arc::new(jpki_verify::status::http::StdHttpTransport::default()),
+            )),
+        )?)
         .with_hotline(hotline);
     Ok(PortalServices {
         state,
@@ -236,9 +243,11 @@ async fn renew_responders(
 }
 
 /// The portal's relying-party services: a `jpki-verify` verifier trusting this data
-/// directory's CAs, checking status through the certificates' own OCSP/CRL URLs.
+/// directory's CAs, asking for status afresh through `transport` (the running portal's
+/// own status service, in-process; plain HTTP for commands without one).
 pub fn relying_service(
     context: &Context,
+    transport: Arc<dyn jpki_verify::status::http::HttpTransport>,
 ) -> anyhow::Result<Arc<jpki_authority::relying::RelyingService<jpki_store::Store>>> {
     let mut trust = jpki_verify::TrustStore::new();
     for path in [
@@ -249,7 +258,7 @@ pub fn relying_service(
             .add_file(context.data.path(path))
             .with_context(|| format!("loading the trust anchor {}", path.display()))?;
     }
-    let verifier = Arc::new(jpki_verify::Verifier::new(trust));
+    let verifier = Arc::new(jpki_authority::relying::portal_verifier(trust, transport));
     Ok(Arc::new(jpki_authority::relying::RelyingService::new(
         context.store.clone(),
         verifier,

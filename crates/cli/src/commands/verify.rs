@@ -1,6 +1,8 @@
 //! `jpki verify`: a relying party's check of a detached CMS signature — path to the
 //! trust anchors, status (OCSP, CRL, or offline), the basic 4 information — printed for a
-//! person or as JSON, with exit codes 0 valid, 1 invalid, 2 indeterminate.
+//! person or as JSON, with exit codes 0 valid, 1 invalid, 2 indeterminate, and
+//! [`EXIT_ERROR`] when the check could not run at all (unreadable file, bad argument):
+//! a script must never mistake a typo for an invalid signature.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +18,20 @@ use time::format_description::well_known::Rfc3339;
 use crate::cli::VerifyArgs;
 use crate::datadir::DataDir;
 
+/// Exit code when no verdict could be reached: the inputs could not be read or used.
+pub const EXIT_ERROR: u8 = 3;
+
 pub fn run(data_dir: Option<&Path>, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    match check(data_dir, args) {
+        Ok(code) => Ok(code),
+        Err(error) => {
+            crate::output::print_error(&error);
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn check(data_dir: Option<&Path>, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let signature = std::fs::read(&args.signature)
         .with_context(|| format!("reading the signature {}", args.signature.display()))?;
     let content = std::fs::read(&args.content)

@@ -2305,3 +2305,97 @@ fn benchmark_verifications_per_second() {
         sdk / raw
     );
 }
+
+/// Answers POSTs from a script, one response body per request, and counts them.
+#[derive(Debug, Default)]
+struct Scripted {
+    bodies: std::sync::Mutex<std::collections::VecDeque<Option<Vec<u8>>>>,
+    hits: AtomicUsize,
+}
+
+impl HttpTransport for Scripted {
+    fn get(&self, url: &str) -> Result<HttpResponse, TransportError> {
+        self.post(url, "", &[])
+    }
+    fn post(&self, url: &str, _: &str, _: &[u8]) -> Result<HttpResponse, TransportError> {
+        self.hits.fetch_add(1, Ordering::SeqCst);
+        match self.bodies.lock().unwrap().pop_front().flatten() {
+            Some(body) => Ok(HttpResponse {
+                status: 200,
+                content_type: Some("application/ocsp-response".into()),
+                body,
+            }),
+            None => Err(TransportError::Connect {
+                host: url.into(),
+                detail: "refused (scripted)".into(),
+            }),
+        }
+    }
+}
+
+/// The default verifier answers from its cache while the response is fresh (RFC 5019);
+/// one that prefers fresh answers asks the responder every time, so a revocation made
+/// after a cached `good` is seen at once, and it falls back to the cache only when the
+/// responder cannot be reached.
+#[test]
+fn preferring_fresh_status_sees_a_revocation_the_cache_would_hide() {
+    let w = world();
+    let leaf = Issuer::new(&w.auth_root_der)
+        .unwrap()
+        .issue(
+            &template(
+                CertificateKind::CARD_AUTHENTICATION,
+                "3101",
+                &w.resident_key,
+                Some("http://responder.invalid/ocsp".into()),
+            ),
+            &w.auth_root_key,
+        )
+        .unwrap();
+    let good = OcspFixture::good(&w.auth_root_der, &w.auth_root_key, &leaf).der();
+    let mut revoked = OcspFixture::good(&w.auth_root_der, &w.auth_root_key, &leaf);
+    revoked.status = CertStatus::revoked(AT - Duration::minutes(1), None).unwrap();
+    let revoked = revoked.der();
+
+    for prefer_fresh in [false, true] {
+        let transport = Arc::new(Scripted::default());
+        transport
+            .bodies
+            .lock()
+            .unwrap()
+            .extend([Some(good.clone()), Some(revoked.clone()), None]);
+        let verifier = Verifier::with_status(
+            trust(),
+            StatusOptions {
+                prefer_fresh,
+                ..StatusOptions::default()
+            },
+            transport.clone(),
+        );
+        assert_valid(&verifier.verify_certificate(&leaf, &[], Purpose::Authentication, AT));
+        let second = verifier.verify_certificate(&leaf, &[], Purpose::Authentication, AT);
+        if prefer_fresh {
+            assert!(
+                matches!(invalid_reason(&second), InvalidReason::Revoked { .. }),
+                "{}",
+                second.render()
+            );
+            assert_eq!(transport.hits.load(Ordering::SeqCst), 2);
+            // Responder down: the freshest cached answer (revoked) still decides, and the
+            // failed attempt is in the evidence.
+            let third = verifier.verify_certificate(&leaf, &[], Purpose::Authentication, AT);
+            assert!(matches!(
+                invalid_reason(&third),
+                InvalidReason::Revoked { .. }
+            ));
+            assert_eq!(third.evidence.failures.len(), 1, "{}", third.render());
+        } else {
+            assert_valid(&second);
+            assert_eq!(
+                transport.hits.load(Ordering::SeqCst),
+                1,
+                "served from the cache"
+            );
+        }
+    }
+}
