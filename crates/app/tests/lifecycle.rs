@@ -1653,3 +1653,29 @@ async fn the_platform_keeps_one_user_id_across_a_move_and_refuses_revoked_and_he
         ErrorCode::RelyingPartyUnauthorized
     );
 }
+
+/// Issuance signs certificates, not OCSP responses: nothing is cached about a new serial,
+/// so the first query without a nonce signs one and keeps it, and the next is a lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuance_leaves_the_first_ocsp_response_to_the_first_query() {
+    let (sandbox, _guard) = Sandbox::sqlite_at(start()).await.unwrap();
+    sandbox.serve().await.unwrap();
+    let resident = sandbox.resident("公的 初回", "1985-05-05").await.unwrap();
+    let before = sandbox.status.ocsp().stats();
+    let card = sandbox.card(&resident, true).await.unwrap();
+    let holder = Holder::Card(card.id().as_str().to_owned());
+    let auth = newest(&sandbox, &holder, CertificateKind::CARD_AUTHENTICATION).await;
+    assert_eq!(
+        sandbox.status.ocsp().stats().presigned,
+        before.presigned,
+        "no response signed at issuance"
+    );
+    let pem = pem(&sandbox, &auth, "first-query");
+    assert_ocsp(&ocsp_post(&pem, &["-no_nonce"]).await, &pem, "good", None);
+    let first = sandbox.status.ocsp().stats();
+    assert_eq!(first.signed_on_demand, before.signed_on_demand + 1);
+    assert_ocsp(&ocsp_post(&pem, &["-no_nonce"]).await, &pem, "good", None);
+    let second = sandbox.status.ocsp().stats();
+    assert_eq!(second.signed_on_demand, first.signed_on_demand, "kept");
+    assert_eq!(second.presigned_hits, first.presigned_hits + 1);
+}

@@ -244,8 +244,11 @@ impl<S: CaStore> CertificateAuthority<S> {
         tracing::info!(kind = %authorization.kind, issuer = issuer_name, serial = %serial, "certificate issued");
         // Step 6: the status services answer it from now on (good, or on hold while it
         // waits for registration).
-        self.notify(&[(issuer_name.to_owned(), serial.clone())])
-            .await;
+        if let Some(notifier) = &self.notifier {
+            notifier
+                .certificates_issued(&[(issuer_name.to_owned(), serial.clone())])
+                .await;
+        }
         Ok(IssuedCertificate {
             kind: authorization.kind,
             issuer_name,

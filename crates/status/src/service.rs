@@ -70,6 +70,18 @@ pub trait StatusNotifier: Send + Sync + fmt::Debug {
         &'a self,
         certificates: &'a [(String, SerialNumber)],
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// Newly issued certificates, after the issuance was committed. By default the same
+    /// as a change; [`StatusService`] signs no OCSP response for them (nothing about a new
+    /// serial can be cached, so nothing is stale: the first query signs and keeps one)
+    /// and only marks their CRL shards for the next delta (a pending phone certificate is
+    /// listed as on hold).
+    fn certificates_issued<'a>(
+        &'a self,
+        certificates: &'a [(String, SerialNumber)],
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        self.certificates_changed(certificates)
+    }
 }
 
 /// How the status services run. [`StatusSettings::new`] gives the documented defaults.
@@ -500,6 +512,32 @@ impl StatusService {
         self.wake.notify_one();
     }
 
+    /// Newly issued certificates: see [`StatusNotifier::certificates_issued`]. Issuance
+    /// signs two certificates per phone application; pre-signing their OCSP responses
+    /// here as well would double the signatures on the issuance path, for responses
+    /// that registration replaces anyway.
+    pub async fn issued(&self, certificates: &[(String, SerialNumber)]) {
+        for (issuer, serial) in certificates {
+            let Some(issuer_id) = self.serves(issuer) else {
+                continue;
+            };
+            match self.store.certificate_status(issuer, serial).await {
+                Ok(Some(record)) => {
+                    self.mark_dirty(issuer_id, ShardId::new(record.crl_shard));
+                    self.tracker
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .first_time(issuer, serial, record.status_changed_at);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(code = "STATUS0003", %error, "reading an issued certificate failed");
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
     fn mark_dirty(&self, issuer: IssuerId, shard: ShardId) {
         self.dirty
             .lock()
@@ -793,6 +831,13 @@ impl StatusNotifier for StatusService {
         certificates: &'a [(String, SerialNumber)],
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(self.changed(certificates))
+    }
+
+    fn certificates_issued<'a>(
+        &'a self,
+        certificates: &'a [(String, SerialNumber)],
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.issued(certificates))
     }
 }
 
