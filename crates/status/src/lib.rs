@@ -52,8 +52,8 @@ pub mod crl;
 pub mod database;
 mod error;
 pub mod http;
-pub mod local;
 mod ids;
+pub mod local;
 pub mod lookup;
 pub mod ocsp;
 pub mod presign;
@@ -63,8 +63,8 @@ pub use crl::{CrlAuthority, CrlConfig, CrlPublisher, CrlRepository, PublishedCrl
 pub use database::StoreStatus;
 pub use error::StatusError;
 pub use http::{HttpState, router};
-pub use local::LocalTransport;
 pub use ids::{IssuerId, ShardId, crl_path, crl_url, delta_crl_path, delta_crl_url};
+pub use local::LocalTransport;
 pub use lookup::{InMemoryStatus, KnownStatus, RevocationSource, StatusLookup};
 pub use ocsp::{
     CacheHints, OcspConfig, OcspQuery, OcspReply, OcspService, PresignedKey, PresignedResponse,
