@@ -91,6 +91,13 @@ codes! {
     DeviceNotOwned = 403, "このスマートフォンの電子証明書はご本人のものではありません", "The phone's certificates belong to another person";
     NothingToRevoke = 409, "失効させる電子証明書がありません", "No live certificate of the chosen kinds on this phone";
     CertificateNotFound = 404, "電子証明書が見つかりません", "No such certificate";
+    CsrfTokenInvalid = 403, "フォームの確認用トークンが正しくないか、別のサイトから送信されました", "The form's CSRF token is missing or wrong, or the form was sent from another site";
+    TooManyRequests = 429, "短時間の試行が多すぎます。しばらく待ってからお試しください", "Too many attempts in a short time; wait and retry";
+    OperatorLoginFailed = 401, "職員IDまたはパスワードが正しくありません", "Unknown operator, disabled account or wrong password";
+    PageNotFound = 404, "ページが見つかりません", "No such page";
+    LogUnavailable = 503, "利用履歴の検証用ログはこのポータルでは提供されていません", "The verifiable usage log is not configured on this portal";
+    LogInconsistent = 503, "利用履歴のログが公開済みの署名付きツリーヘッドと一致しないため、提供を停止しています", "The usage log does not match its published tree heads; nothing is signed or proven until the operator has audited it";
+    TreeHeadUnknown = 404, "指定されたサイズの署名付きツリーヘッドは公開されていません", "No signed tree head of that size was published";
     ServiceUnavailable = 503, "ただいまサービスを利用できません", "The service is temporarily unavailable";
     Internal = 500, "内部エラーが発生しました", "Internal error";
 }

@@ -15,8 +15,10 @@
 
 mod codes;
 mod lifecycle;
+mod log;
 mod v1;
 
 pub use codes::ErrorCode;
 pub use lifecycle::*;
+pub use log::*;
 pub use v1::*;

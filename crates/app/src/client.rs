@@ -17,6 +17,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 mod lifecycle;
+mod log;
 
 /// Why a call to the portal failed.
 #[derive(Debug, thiserror::Error)]

@@ -167,7 +167,10 @@ async fn full_flow_from_resident_to_registered_phone_over_http() {
         .iter()
         .map(|entry| entry.action.as_str())
         .collect();
-    assert_eq!(actions, vec!["applied", "issued", "notified", "registered"]);
+    assert_eq!(
+        actions,
+        vec!["card_issued", "applied", "issued", "notified", "registered"]
+    );
 
     // The phone file round-trips through its sealed form.
     let path = sandbox.dir.path().join("phone.json");
@@ -1035,4 +1038,336 @@ async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
             .state,
         "expired"
     );
+}
+
+/// The verifiable usage history over HTTP: every use and lifecycle event of a person is
+/// in their history bundle, which verifies offline with the log's published key, and
+/// nobody but the person (their phone's token, or their portal session) can download it.
+mod verifiable_history {
+    use jpki_api::{ErrorCode, PersonIdentification, SuspensionRequest, SuspensionScope};
+    use jpki_app::PortalClient;
+    use jpki_app::relying::{
+        LoginOutcome, RequestPin, answer_request, login, sign_requests, sign_with_sign_key,
+    };
+    use jpki_log::{LogPublicKey, verify_bundle, verify_consistency_document};
+    use jpki_store::{AccountRole, ChangeKind, ResidentChange, UsageLogStore};
+    use jpki_testkit::{Sandbox, default_now};
+
+    use super::{auth_pin, phone_password, registered_phone};
+
+    async fn get(url: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
+        let client = reqwest::Client::new();
+        let mut request = client.get(url);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_use_is_in_the_owners_verifiable_history_and_only_theirs() {
+        let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
+        let url = sandbox.serve().await.unwrap();
+        let client = PortalClient::new(&url).unwrap();
+        let relying = sandbox.state.relying.clone().unwrap();
+        let (_, rp_key) = relying.add_relying_party("Example 保険").await.unwrap();
+        let (_, operator_key) = jpki_authority::hotline::create_account(
+            &sandbox.store,
+            "alice",
+            AccountRole::Hotline,
+            default_now(),
+        )
+        .await
+        .unwrap();
+        let taro = sandbox.resident("公的 履歴", "1985-05-05").await.unwrap();
+        let mut card = sandbox.card(&taro, true).await.unwrap();
+        let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+        let device = phone.se.serial().as_str().to_owned();
+        let token = phone.app.device_token.clone().unwrap();
+
+        // Logins: the browser's cross-device login approved on the phone.
+        let browser = client.create_login().await.unwrap();
+        let outcome = login(&mut phone, &client, Some(&browser.code), &auth_pin())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, LoginOutcome::Approved { .. }));
+        let session = client
+            .collect_session(&browser.challenge_id, &browser.browser_secret)
+            .await
+            .unwrap()
+            .session_token;
+        // Signatures verified by the portal: one accepted, one refused.
+        let form = "{\"form\":\"転入届\"}".as_bytes();
+        jpki_app::relying::submit_application(
+            &mut phone,
+            &client,
+            "転入届",
+            "application/json",
+            form,
+            &phone_password(),
+            default_now(),
+        )
+        .await
+        .unwrap();
+        let cms =
+            jpki_app::flows::sign_document(&mut phone, &phone_password(), form, default_now())
+                .unwrap();
+        let forged = jpki_api::SubmissionRequest {
+            title: "転入届".into(),
+            content_type: "application/json".into(),
+            content: jpki_api::encode_der(b"{\"form\":\"forged\"}"),
+            signature: jpki_api::encode_der(&cms),
+        };
+        // Anyone can attach a person's (public) certificate to a forged signature: that
+        // is not their attempt, and stays out of their history.
+        assert!(client.submit_signed(&forged).await.is_err());
+        // A relying party's check through the platform API, and its sign request.
+        let nonce = client.platform_nonce(&rp_key).await.unwrap();
+        let (signature, certificate) = sign_with_sign_key(
+            &mut phone,
+            &phone_password(),
+            &jpki_api::platform_to_be_signed("register", &nonce.nonce),
+        )
+        .unwrap();
+        let user = client
+            .platform_register(
+                &rp_key,
+                &jpki_api::PlatformProof {
+                    certificate: jpki_api::encode_der(&certificate),
+                    nonce: nonce.nonce,
+                    signature: jpki_api::encode_der(&signature),
+                },
+            )
+            .await
+            .unwrap();
+        client
+            .create_sign_request(
+                &rp_key,
+                &jpki_api::SignRequestCreate {
+                    user_id: user.user_id,
+                    purpose: "保険契約への同意".into(),
+                    kind: jpki_api::PhoneKind::Signature,
+                    content: jpki_api::encode_der(b"contract"),
+                },
+            )
+            .await
+            .unwrap();
+        let pending = sign_requests(&phone, &client).await.unwrap();
+        answer_request(
+            &mut phone,
+            &client,
+            &pending[0],
+            Some(RequestPin::SignPassword(&phone_password())),
+            default_now(),
+        )
+        .await
+        .unwrap();
+        // The hotline suspends the phone; the person moves (異動: signatures revoked).
+        client
+            .suspend(
+                operator_key.expose(),
+                &SuspensionRequest {
+                    person: PersonIdentification {
+                        my_number: Some(taro.my_number.expose().to_owned()),
+                        ..PersonIdentification::default()
+                    },
+                    scope: SuspensionScope::Phone,
+                    note: None,
+                },
+            )
+            .await
+            .unwrap();
+        // A document signed with the suspended phone's key is refused: theirs to see.
+        let held = jpki_api::SubmissionRequest {
+            title: "転入届".into(),
+            content_type: "application/json".into(),
+            content: jpki_api::encode_der(form),
+            signature: jpki_api::encode_der(&cms),
+        };
+        assert_eq!(
+            client.submit_signed(&held).await.unwrap_err().code(),
+            Some(ErrorCode::CertificateHeld)
+        );
+        let moved = taro
+            .basic_info
+            .with_address("大阪府大阪市北区中之島1-3-20", None)
+            .unwrap();
+        sandbox
+            .lifecycle()
+            .record_resident_change(
+                taro.id,
+                ResidentChange {
+                    kind: ChangeKind::Move,
+                    new_info: moved,
+                    at: jpki_crypto::Clock::now(&sandbox.clock),
+                },
+                "registry",
+            )
+            .await
+            .unwrap();
+
+        // The phone downloads the history and checks it offline with the published key.
+        let key = client.log_key().await.unwrap();
+        let public = LogPublicKey::from_pem(&key.public_key_pem).unwrap();
+        assert_eq!(public.log_id().to_hex(), key.log_id);
+        let bundle = client
+            .device_history_bundle(&device, &token, None)
+            .await
+            .unwrap();
+        let verified = verify_bundle(&bundle, &public).unwrap();
+        let lines: Vec<(String, String)> = verified
+            .entries
+            .iter()
+            .map(|entry| (entry.event.action.clone(), entry.event.outcome.clone()))
+            .collect();
+        let expected = [
+            ("card_issued", "ok"),
+            ("applied", "ok"),
+            ("issued", "ok"),
+            ("notified", "ok"),
+            ("registered", "ok"),
+            ("login", "ok"),
+            ("submitted", "ok"),
+            ("platform_register", "ok"),
+            ("sign_request", "ok"),
+            ("suspended", "ok"),
+            ("submitted", "refused"),
+            ("moved", "ok"),
+        ];
+        assert_eq!(
+            lines,
+            expected
+                .iter()
+                .map(|(a, o)| ((*a).to_owned(), (*o).to_owned()))
+                .collect::<Vec<_>>()
+        );
+        let detail = |action: &str| {
+            verified
+                .entries
+                .iter()
+                .find(|entry| entry.event.action == action)
+                .unwrap()
+                .event
+                .detail
+                .clone()
+        };
+        assert_eq!(
+            detail("card_issued")["certificates"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            detail("registered")["certificates"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(detail("login")["certificate"], "phone_auth");
+        assert_eq!(detail("platform_register")["relying_party"], "Example 保険");
+        assert_eq!(detail("sign_request")["relying_party"], "Example 保険");
+        assert_eq!(detail("suspended")["operator"], "alice");
+        assert!(detail("moved")["certificates"].as_array().unwrap().len() >= 2);
+        let refused = verified
+            .entries
+            .iter()
+            .find(|entry| entry.event.outcome == "refused")
+            .unwrap();
+        assert_eq!(refused.event.detail["code"], "CERTIFICATE_HELD");
+        assert_eq!(refused.event.detail["certificate"], "phone_sign");
+        assert_eq!(refused.event.device_id.as_deref(), Some(device.as_str()));
+
+        // The same history through the portal session of the browser login.
+        let through_session = client.session_history_bundle(&session, None).await.unwrap();
+        assert_eq!(through_session.person_log_id, bundle.person_log_id);
+        assert_eq!(
+            verify_bundle(&through_session, &public)
+                .unwrap()
+                .entries
+                .len(),
+            12
+        );
+
+        // Nobody else's: another person's phone token, no token, a made-up session.
+        let hanako = sandbox.resident("他人 花子", "1990-10-10").await.unwrap();
+        let mut other_card = sandbox.card(&hanako, true).await.unwrap();
+        let other = registered_phone(&sandbox, &client, &mut other_card).await;
+        let other_token = other.app.device_token.clone().unwrap();
+        let error = client
+            .device_history_bundle(&device, &other_token, None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::DeviceTokenInvalid));
+        let hers = client
+            .device_history_bundle(other.se.serial().as_str(), &other_token, None)
+            .await
+            .unwrap();
+        assert_ne!(hers.person_log_id, bundle.person_log_id);
+        let her_actions: Vec<String> = verify_bundle(&hers, &public)
+            .unwrap()
+            .entries
+            .iter()
+            .map(|entry| entry.event.action.clone())
+            .collect();
+        assert_eq!(
+            her_actions,
+            ["card_issued", "applied", "issued", "notified", "registered"]
+        );
+        let history = format!("{url}/api/v1/log/history");
+        for (query, bearer, code) in [
+            ("", None, "SESSION_INVALID"),
+            ("", Some("bm90LWEtc2Vzc2lvbg"), "SESSION_INVALID"),
+            (
+                &format!("?device_id={device}") as &str,
+                None,
+                "DEVICE_TOKEN_INVALID",
+            ),
+            ("?since=x", Some(session.as_str()), "MALFORMED_REQUEST"),
+        ] {
+            let (status, body) = get(&format!("{history}{query}"), bearer).await;
+            assert_eq!(body["code"], code, "{query} {status}");
+            assert!(status >= 400);
+        }
+
+        // The public endpoints: heads, and consistency between any two published ones.
+        let (status, sth) = get(&format!("{url}/api/v1/log/sth"), None).await;
+        assert_eq!(status, 200);
+        let latest = client.log_tree_head().await.unwrap();
+        assert_eq!(sth["tree_size"], latest.tree_size);
+        assert_eq!(
+            latest.tree_size,
+            sandbox.store.log_tree_size().await.unwrap()
+        );
+        let proof = client
+            .log_consistency(bundle.tree_head.tree_size, latest.tree_size)
+            .await
+            .unwrap();
+        verify_consistency_document(&proof, &public).unwrap();
+        let since = client
+            .device_history_bundle(&device, &token, Some(bundle.tree_head.tree_size))
+            .await
+            .unwrap();
+        assert!(since.previous.is_some());
+        let checkpoint = verified.checkpoint();
+        jpki_log::verify_bundle_since(&since, &public, &checkpoint).unwrap();
+        let error = client
+            .log_consistency(1, latest.tree_size + 5)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::TreeHeadUnknown));
+        let error = client
+            .log_consistency(latest.tree_size, 1)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::MalformedRequest));
+
+        // And the operator's audit of the whole database finds nothing.
+        let report = sandbox.log.verify_all().await.unwrap();
+        assert!(report.is_clean(), "{:?}", report.findings);
+        assert_eq!(report.links, report.tree_size);
+    }
 }

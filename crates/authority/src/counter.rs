@@ -10,8 +10,10 @@
 //! 5. certificates, CA certificates and the 券面事項 data are written to the card;
 //! 6. the card is activated, ending personalization.
 //!
-//! 7. the person's previous card (if any) is replaced: its live certificates are revoked
-//!    (`superseded`), and each new certificate names its predecessor (新旧紐付け).
+//! 7. the issuance is written to the person's usage history (`card_issued`), then the
+//!    person's previous card (if any) is replaced: its live certificates are revoked
+//!    (`superseded`, usage line `card_replaced`), and each new certificate names its
+//!    predecessor (新旧紐付け).
 //!
 //! If anything fails after step 4, the certificates already issued are revoked with
 //! reason `unspecified` — the J-LIS rules' reason for a certificate destroyed before
@@ -127,6 +129,23 @@ where
     if let Err(error) = write_and_activate(ap, ca, resident, &issued, &pins.support_pin) {
         return Err(abandon(store, &issued, error, ca).await);
     }
+
+    // The person's usage history (and the audit log) record the new card.
+    let mut plan = Plan::new(resident.id, "counter", "card.issue", "card_issued");
+    plan.detail = serde_json::json!({
+        "card": card_id,
+        "certificates": issued
+            .iter()
+            .map(|certificate| serde_json::json!({
+                "certificate": format!("{}:{}", certificate.issuer_name, certificate.serial),
+                "kind": certificate.kind.as_str(),
+            }))
+            .collect::<Vec<_>>(),
+    });
+    lifecycle(store, ca)
+        .apply(plan)
+        .await
+        .map_err(|error| AuthorityError::Status(error.to_string()))?;
 
     // Step 7: the previous card is replaced.
     let mut plan = Plan::new(resident.id, "counter", "card.replace", "card_replaced");

@@ -41,4 +41,6 @@ pub enum AuthorityError {
     CardNotBlank(String),
     #[error("status services: {0}")]
     Status(String),
+    #[error("the password is not acceptable: {0}")]
+    Password(&'static str),
 }

@@ -8,15 +8,25 @@
 //!
 //! | operation | roles |
 //! |---|---|
-//! | suspend ([`HotlineService::suspend`]) | `hotline` |
-//! | look a person up ([`HotlineService::lookup`]) | `hotline`, `auditor` |
-//! | certificate links ([`HotlineService::links`]) | `verifier`, `auditor`, `hotline` |
+//! | suspend ([`HotlineService::suspend`], [`HotlineService::suspend_as`]) | `hotline`, `admin` |
+//! | look a person up ([`HotlineService::lookup`], [`HotlineService::lookup_as`], [`HotlineService::search_as`]) | `hotline`, `auditor`, `counter`, `admin` |
+//! | certificate links ([`HotlineService::links`]) | `verifier`, `auditor`, `hotline`, `admin` |
 //!
 //! Every suspension and lookup is in the audit log with the operator's name; a refused
 //! role is audited too.
+//!
+//! The operator console (`jpki-web`) signs operators in with a password instead of the
+//! API key ([`HotlineService::authenticate_password`]): an argon2id hash
+//! ([`hash_password`], OWASP's minimum parameters: 19 MiB, 2 passes) set by `jpki
+//! operator add --password-file`. Its `*_as` methods take the account its session
+//! authenticated, and check the same roles.
 
 use std::sync::Arc;
 
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jpki_api::{
     CertificateLinks, CertificateRef, ErrorCode, LookupRequest, PersonIdentification, PersonStatus,
     SuspensionRequest, SuspensionResult, SuspensionScope,
@@ -26,7 +36,7 @@ use jpki_model::{BirthDate, CertificateStatus, MyNumber, SerialNumber};
 use jpki_status::StatusNotifier;
 use jpki_store::{
     AccountRecord, AccountRole, AccountStore, AuditEntry, AuditStore, CertificateStore,
-    LifecycleStore, NewAccount, RegistryStore, Resident,
+    LifecycleStore, NewAccount, OperatorStore, RegistryStore, Resident, ResidentId,
 };
 use time::format_description::well_known::Rfc3339;
 
@@ -60,6 +70,104 @@ pub async fn create_account<S: AccountStore>(
     Ok((record, key))
 }
 
+/// Roles that may suspend.
+pub const SUSPEND_ROLES: &[AccountRole] = &[AccountRole::Hotline, AccountRole::Admin];
+/// Roles that may find people and read their certificates and history.
+pub const LOOKUP_ROLES: &[AccountRole] = &[
+    AccountRole::Hotline,
+    AccountRole::Auditor,
+    AccountRole::Counter,
+    AccountRole::Admin,
+];
+
+/// The shortest console password accepted.
+pub const PASSWORD_MIN_CHARS: usize = 12;
+const PASSWORD_MAX_BYTES: usize = 1024;
+
+/// An argon2id hash of a console password, as a PHC string (salt and parameters
+/// included). Refuses passwords shorter than [`PASSWORD_MIN_CHARS`].
+pub fn hash_password(password: &SecretString) -> Result<String, AuthorityError> {
+    let text = password.expose();
+    if text.chars().count() < PASSWORD_MIN_CHARS {
+        return Err(AuthorityError::Password(
+            "it must have at least 12 characters",
+        ));
+    }
+    if text.len() > PASSWORD_MAX_BYTES {
+        return Err(AuthorityError::Password("it must have at most 1024 bytes"));
+    }
+    let salt = SaltString::encode_b64(&random_bytes(16)?)
+        .map_err(|_| AuthorityError::Password("no salt could be made"))?;
+    Argon2::default()
+        .hash_password(text.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| AuthorityError::Password("it could not be hashed"))
+}
+
+/// Whether `password` matches the PHC string `hash` (argon2, in constant time).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    if password.len() > PASSWORD_MAX_BYTES {
+        return false;
+    }
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A hash of a random password, checked when the name is unknown or has no password,
+/// so that a failed login costs the same argon2 work whatever the reason.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let random = random_bytes(24)
+            .map(|bytes| jpki_api::encode_token(&bytes))
+            .unwrap_or_else(|_| "decoy password for unknown operators".to_owned());
+        hash_password(&SecretString::from(random)).unwrap_or_default()
+    })
+}
+
+/// Creates an operator account with its API key (returned once) and, when given, a
+/// console password (hashed before it reaches the store), in one statement.
+pub async fn create_operator<S: OperatorStore>(
+    store: &S,
+    name: &str,
+    role: AccountRole,
+    password: Option<&SecretString>,
+    now: time::OffsetDateTime,
+) -> Result<(AccountRecord, SecretString), AuthorityError> {
+    let password_hash = password.map(hash_password).transpose()?;
+    let key = SecretString::from(format!(
+        "{API_KEY_PREFIX}{}",
+        jpki_api::encode_token(&random_bytes(32)?)
+    ));
+    let record = store
+        .add_account_with_password(
+            &NewAccount {
+                name: name.to_owned(),
+                role,
+                key_hash: sha256(key.expose().as_bytes()),
+                created_at: now,
+            },
+            password_hash.as_deref(),
+        )
+        .await?;
+    Ok((record, key))
+}
+
+/// A person to find on the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonQuery {
+    /// By the registry's resident number.
+    Resident(ResidentId),
+    /// By the exact current name and date of birth.
+    NameAndBirthDate {
+        name: String,
+        date_of_birth: BirthDate,
+    },
+}
+
 /// Operators' and verifiers' requests (see the module docs).
 pub struct HotlineService<S> {
     store: S,
@@ -82,7 +190,13 @@ fn rfc3339(instant: time::OffsetDateTime) -> String {
 
 impl<S> HotlineService<S>
 where
-    S: AccountStore + AuditStore + CertificateStore + LifecycleStore + RegistryStore + Clone,
+    S: AccountStore
+        + AuditStore
+        + CertificateStore
+        + LifecycleStore
+        + RegistryStore
+        + OperatorStore
+        + Clone,
 {
     pub fn new(store: S, clock: Arc<dyn Clock>, notifier: Option<Arc<dyn StatusNotifier>>) -> Self {
         Self {
@@ -119,6 +233,67 @@ where
         Ok(account)
     }
 
+    /// The console's login: the enabled account `name` with this password. Every
+    /// failure is the same error, whether the name is unknown, the account disabled or
+    /// without a password, or the password wrong; each costs one argon2 check. Logins
+    /// and refusals of known accounts are audited.
+    pub async fn authenticate_password(
+        &self,
+        name: &str,
+        password: SecretString,
+    ) -> Result<AccountRecord, RaError> {
+        let refused = || {
+            RaError::new(
+                ErrorCode::OperatorLoginFailed,
+                "unknown operator, disabled account or wrong password",
+            )
+        };
+        let credentials = self.store.account_credentials(name).await?;
+        let hash = credentials
+            .as_ref()
+            .and_then(|(_, hash)| hash.clone())
+            .unwrap_or_default();
+        let matches = tokio::task::spawn_blocking(move || {
+            let checked = if hash.is_empty() { decoy_hash() } else { &hash };
+            verify_password(checked, password.expose()) && !hash.is_empty()
+        })
+        .await
+        .unwrap_or(false);
+        let Some((account, _)) = credentials else {
+            tracing::warn!(
+                code = "AUTH0003",
+                "console login with an unknown operator name"
+            );
+            return Err(refused());
+        };
+        let at = self.clock.now();
+        if matches && account.disabled_at.is_none() {
+            self.store
+                .append(&AuditEntry {
+                    at,
+                    actor: format!("operator:{}", account.name),
+                    action: "console.login".into(),
+                    subject: format!("account:{}", account.name),
+                    detail_json: serde_json::json!({ "role": account.role.as_str() }),
+                })
+                .await?;
+            return Ok(account);
+        }
+        tracing::warn!(code = "AUTH0004", account = %account.name, "console login refused");
+        self.store
+            .append(&AuditEntry {
+                at,
+                actor: "console".into(),
+                action: "console.login.refused".into(),
+                subject: format!("account:{}", account.name),
+                detail_json: serde_json::json!({
+                    "reason": if account.disabled_at.is_some() { "disabled" } else { "password" }
+                }),
+            })
+            .await?;
+        Err(refused())
+    }
+
     /// The account of `api_key`, if its role is one of `roles`; a refusal is audited.
     async fn require(
         &self,
@@ -127,8 +302,19 @@ where
         operation: &str,
     ) -> Result<AccountRecord, RaError> {
         let account = self.authenticate(api_key).await?;
+        self.permit(&account, roles, operation).await?;
+        Ok(account)
+    }
+
+    /// `Ok` if the account's role is one of `roles`; a refusal is audited.
+    pub async fn permit(
+        &self,
+        account: &AccountRecord,
+        roles: &[AccountRole],
+        operation: &str,
+    ) -> Result<(), RaError> {
         if roles.contains(&account.role) {
-            return Ok(account);
+            return Ok(());
         }
         self.store
             .append(&AuditEntry {
@@ -200,11 +386,41 @@ where
         request: &SuspensionRequest,
     ) -> Result<SuspensionResult, RaError> {
         let account = self
-            .require(api_key, &[AccountRole::Hotline], "hotline.suspend")
+            .require(api_key, SUSPEND_ROLES, "hotline.suspend")
             .await?;
         let resident = self.identify(&request.person).await?;
+        self.suspend_resident(&account, &resident, request.scope, request.note.as_deref())
+            .await
+    }
+
+    /// The console's suspension, by an account its session authenticated: the same
+    /// roles, plan and audit as [`Self::suspend`].
+    pub async fn suspend_as(
+        &self,
+        account: &AccountRecord,
+        resident: ResidentId,
+        scope: SuspensionScope,
+        note: Option<&str>,
+    ) -> Result<SuspensionResult, RaError> {
+        self.permit(account, SUSPEND_ROLES, "hotline.suspend")
+            .await?;
+        let resident = self
+            .store
+            .resident(resident)
+            .await?
+            .ok_or_else(|| RaError::new(ErrorCode::PersonNotFound, "no resident matches"))?;
+        self.suspend_resident(account, &resident, scope, note).await
+    }
+
+    async fn suspend_resident(
+        &self,
+        account: &AccountRecord,
+        resident: &Resident,
+        scope: SuspensionScope,
+        note: Option<&str>,
+    ) -> Result<SuspensionResult, RaError> {
         let now = self.clock.now();
-        let scope = match request.scope {
+        let scope = match scope {
             SuspensionScope::Phone => lifecycle::SuspensionScope {
                 phone: true,
                 card: false,
@@ -226,13 +442,33 @@ where
             &format!("operator:{}", account.name),
             now,
         );
+        // The person's usage history names the operator (the audit log has them too).
+        if let Some(detail) = plan.detail.as_object_mut() {
+            detail.insert("operator".into(), serde_json::json!(account.name));
+        }
         if plan.changes.is_empty() {
-            return Err(RaError::new(
+            let error = RaError::new(
                 ErrorCode::NothingToSuspend,
                 "no active certificate in that scope (already held, revoked or expired)",
-            ));
+            );
+            // A refused attempt on the person's certificates is theirs to see.
+            let mut refusal = jpki_store::LifecycleBatch::new(now);
+            let mut detail = plan.detail.clone();
+            if let Some(detail) = detail.as_object_mut() {
+                detail.insert("code".into(), serde_json::json!(error.code.as_str()));
+            }
+            refusal.usage.push(jpki_store::UsageEntry {
+                resident_id: resident.id,
+                at: now,
+                device_id: None,
+                action: plan.usage_action.clone(),
+                outcome: jpki_store::UsageOutcome::Refused,
+                detail,
+            });
+            self.store.apply_lifecycle(&refusal).await?;
+            return Err(error);
         }
-        if let (Some(note), Some(detail)) = (&request.note, plan.detail.as_object_mut()) {
+        if let (Some(note), Some(detail)) = (note, plan.detail.as_object_mut()) {
             detail.insert("note".into(), serde_json::json!(note));
         }
         let outcome = Lifecycle::new(
@@ -262,13 +498,73 @@ where
         request: &LookupRequest,
     ) -> Result<PersonStatus, RaError> {
         let account = self
-            .require(
-                api_key,
-                &[AccountRole::Hotline, AccountRole::Auditor],
-                "hotline.lookup",
-            )
+            .require(api_key, LOOKUP_ROLES, "hotline.lookup")
             .await?;
         let resident = self.identify(&request.person).await?;
+        self.person_status(&account, &resident).await
+    }
+
+    /// The console's look-up of one resident: the same roles and audit as
+    /// [`Self::lookup`]. Returns the resident too (the console shows their details).
+    pub async fn lookup_as(
+        &self,
+        account: &AccountRecord,
+        resident: ResidentId,
+    ) -> Result<(Resident, PersonStatus), RaError> {
+        self.permit(account, LOOKUP_ROLES, "hotline.lookup").await?;
+        let resident = self
+            .store
+            .resident(resident)
+            .await?
+            .ok_or_else(|| RaError::new(ErrorCode::PersonNotFound, "no resident matches"))?;
+        let status = self.person_status(account, &resident).await?;
+        Ok((resident, status))
+    }
+
+    /// The console's search: every resident matching `query` (possibly none, possibly
+    /// several namesakes). Audited with the resident numbers found, not the name asked.
+    pub async fn search_as(
+        &self,
+        account: &AccountRecord,
+        query: &PersonQuery,
+    ) -> Result<Vec<Resident>, RaError> {
+        self.permit(account, LOOKUP_ROLES, "console.search").await?;
+        let (by, found) = match query {
+            PersonQuery::Resident(id) => (
+                "resident_id",
+                self.store.resident(*id).await?.into_iter().collect(),
+            ),
+            PersonQuery::NameAndBirthDate {
+                name,
+                date_of_birth,
+            } => (
+                "name_and_birth_date",
+                self.store
+                    .find_residents(name.trim(), *date_of_birth, None)
+                    .await?,
+            ),
+        };
+        let ids: Vec<i64> = found
+            .iter()
+            .map(|resident: &Resident| resident.id.0)
+            .collect();
+        self.store
+            .append(&AuditEntry {
+                at: self.clock.now(),
+                actor: format!("operator:{}", account.name),
+                action: "console.search".into(),
+                subject: format!("account:{}", account.name),
+                detail_json: serde_json::json!({ "by": by, "found": ids }),
+            })
+            .await?;
+        Ok(found)
+    }
+
+    async fn person_status(
+        &self,
+        account: &AccountRecord,
+        resident: &Resident,
+    ) -> Result<PersonStatus, RaError> {
         self.store
             .append(&AuditEntry {
                 at: self.clock.now(),
@@ -301,6 +597,7 @@ where
                 AccountRole::Verifier,
                 AccountRole::Auditor,
                 AccountRole::Hotline,
+                AccountRole::Admin,
             ],
             "certificate.links",
         )
@@ -336,5 +633,48 @@ where
             replaced_by: replaced_by.iter().map(certificate_view).collect(),
             counterparts: counterparts.iter().map(certificate_view).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_passwords_are_argon2id_hashes_that_verify() {
+        let password = SecretString::from("correct horse battery".to_owned());
+        let hash = hash_password(&password).unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(!hash.contains("correct horse"));
+        assert!(verify_password(&hash, "correct horse battery"));
+        assert!(!verify_password(&hash, "correct horse battery "));
+        assert!(!verify_password(&hash, ""));
+        assert!(!verify_password("not a hash", "correct horse battery"));
+        // A fresh salt each time.
+        assert_ne!(hash, hash_password(&password).unwrap());
+        // Too short, too long.
+        for bad in ["short", "elevenchars"] {
+            assert!(matches!(
+                hash_password(&SecretString::from(bad.to_owned())),
+                Err(AuthorityError::Password(_))
+            ));
+        }
+        assert!(hash_password(&SecretString::from("x".repeat(1025))).is_err());
+        assert!(!verify_password(&hash, &"x".repeat(1025)));
+        // The decoy is a real hash that no password of a real account matches.
+        assert!(decoy_hash().starts_with("$argon2id$"));
+        assert!(!verify_password(decoy_hash(), "correct horse battery"));
+    }
+
+    #[test]
+    fn roles_of_the_console() {
+        assert!(SUSPEND_ROLES.contains(&AccountRole::Admin));
+        assert!(!SUSPEND_ROLES.contains(&AccountRole::Counter));
+        assert!(!SUSPEND_ROLES.contains(&AccountRole::Auditor));
+        assert!(LOOKUP_ROLES.contains(&AccountRole::Counter));
+        assert!(!LOOKUP_ROLES.contains(&AccountRole::Verifier));
     }
 }

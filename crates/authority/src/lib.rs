@@ -16,6 +16,8 @@
 //!   suspension, 異動等失効).
 //! - [`hotline`]: operators and verifiers with API keys: suspension, look-up, links.
 //! - [`phone`]: also the app's lift, revocations and PIN reset, signed with the card.
+//! - [`usage_log`]: the verifiable usage log's tree heads, history bundles, consistency
+//!   proofs and the operator's audit.
 //!
 //! Not here: the status services themselves (`jpki-status`, told about every change
 //! through its `StatusNotifier`), the portal, relying-party checks.
@@ -37,5 +39,6 @@ pub mod phone;
 pub mod ra;
 pub mod registry;
 pub mod relying;
+pub mod usage_log;
 
 pub use error::AuthorityError;

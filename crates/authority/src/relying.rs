@@ -219,6 +219,42 @@ where
         Ok(())
     }
 
+    /// When `report` names one of our certificates, writes the refusal to its holder's
+    /// usage history (an attempt with their revoked, held or expired certificate is
+    /// theirs to see); returns `error`. A report names a certificate's kind only once
+    /// the signature by its key verified, so a forged signature under someone's
+    /// (public) certificate is not written to their history: that is nobody's attempt
+    /// of theirs, and would let anyone fill it.
+    async fn refused_for(
+        &self,
+        report: &Report,
+        action: &str,
+        mut detail: serde_json::Value,
+        error: RaError,
+    ) -> RaError {
+        let Ok(owner) = self.record_of(report).await else {
+            return error;
+        };
+        if let Some(map) = detail.as_object_mut() {
+            map.insert("code".into(), error.code.as_str().into());
+            map.insert("certificate".into(), owner.kind.as_str().into());
+            map.insert("serial".into(), owner.serial.to_hex().into());
+        }
+        match self
+            .history(
+                owner.resident_id,
+                device_of(&owner),
+                action,
+                UsageOutcome::Refused,
+                detail,
+            )
+            .await
+        {
+            Ok(()) => error,
+            Err(history) => history,
+        }
+    }
+
     // ------------------------------------------------------------------ login
 
     /// A new login challenge (the page shows its code; the browser keeps the secret).
@@ -471,7 +507,9 @@ where
             .verify(move |verifier| verifier.verify_cms_detached(&cms, &body, now))
             .await?;
         if !report.verdict.is_valid() {
-            return Err(verdict_error(&report, ErrorCode::SignatureInvalid));
+            let error = verdict_error(&report, ErrorCode::SignatureInvalid);
+            let detail = serde_json::json!({ "title": request.title.trim() });
+            return Err(self.refused_for(&report, "submitted", detail, error).await);
         }
         let owner = self.record_of(&report).await?;
         let public_id = random_token(12)?;
@@ -492,7 +530,8 @@ where
             })
             .await?;
         self.history(owner.resident_id, device_of(&owner), "submitted", UsageOutcome::Ok,
-            serde_json::json!({ "receipt": record.submission.public_id, "title": record.submission.title })).await?;
+            serde_json::json!({ "receipt": record.submission.public_id, "title": record.submission.title,
+                "certificate": owner.kind.as_str(), "serial": owner.serial.to_hex() })).await?;
         Ok(receipt(&record.submission, &report))
     }
 
@@ -626,10 +665,13 @@ where
     /// `purpose`); returns the certificate's record and the verification report.
     async fn check_proof(
         &self,
+        party: &RelyingPartyRecord,
         proof: &PlatformProof,
         action: &'static str,
         purpose: Purpose,
     ) -> Result<(CertificateRecord, Report), RaError> {
+        let usage_action = format!("platform_{action}");
+        let usage_detail = || serde_json::json!({ "relying_party": party.name });
         let now = self.clock.now();
         let nonce = decode_token(&proof.nonce)
             .map_err(|_| RaError::new(ErrorCode::MalformedRequest, "nonce is not base64url"))?;
@@ -695,10 +737,13 @@ where
             })
             .await?;
         if !report.verdict.is_valid() {
-            return Err(verdict_error(&report, ErrorCode::SignatureInvalid));
+            let error = verdict_error(&report, ErrorCode::SignatureInvalid);
+            return Err(self
+                .refused_for(&report, &usage_action, usage_detail(), error)
+                .await);
         }
         if report.kind.map(|kind| kind.purpose) != Some(purpose) {
-            return Err(RaError::new(
+            let error = RaError::new(
                 ErrorCode::CertificateUntrusted,
                 format!(
                     "a {} certificate is required",
@@ -708,7 +753,10 @@ where
                         "user-authentication"
                     }
                 ),
-            ));
+            );
+            return Err(self
+                .refused_for(&report, &usage_action, usage_detail(), error)
+                .await);
         }
         let record = self.record_of(&report).await?;
         Ok((record, report))
@@ -721,7 +769,7 @@ where
         proof: &PlatformProof,
     ) -> Result<PlatformUserView, RaError> {
         let (record, report) = self
-            .check_proof(proof, "register", Purpose::Signature)
+            .check_proof(party, proof, "register", Purpose::Signature)
             .await?;
         let user = self
             .store
@@ -737,7 +785,8 @@ where
             device_of(&record),
             "platform_register",
             UsageOutcome::Ok,
-            serde_json::json!({ "relying_party": party.name }),
+            serde_json::json!({ "relying_party": party.name, "user_id": user.user_id,
+                "certificate": record.kind.as_str(), "serial": record.serial.to_hex() }),
         )
         .await?;
         Ok(PlatformUserView {
@@ -755,7 +804,7 @@ where
         proof: &PlatformProof,
     ) -> Result<PlatformUserView, RaError> {
         let (record, _) = self
-            .check_proof(proof, "login", Purpose::Authentication)
+            .check_proof(party, proof, "login", Purpose::Authentication)
             .await?;
         let user = self
             .store
@@ -772,7 +821,8 @@ where
             device_of(&record),
             "platform_login",
             UsageOutcome::Ok,
-            serde_json::json!({ "relying_party": party.name }),
+            serde_json::json!({ "relying_party": party.name, "user_id": user.user_id,
+                "certificate": record.kind.as_str(), "serial": record.serial.to_hex() }),
         )
         .await?;
         Ok(PlatformUserView {
@@ -797,7 +847,11 @@ where
             })
             .await?;
         if !report.verdict.is_valid() {
-            return Err(verdict_error(&report, ErrorCode::SignatureInvalid));
+            let error = verdict_error(&report, ErrorCode::SignatureInvalid);
+            let detail = serde_json::json!({ "relying_party": party.name });
+            return Err(self
+                .refused_for(&report, "platform_replacement", detail, error)
+                .await);
         }
         let record = self.record_of(&report).await?;
         let (_, old_serial) = record.renewal_of.clone().ok_or_else(|| {
@@ -816,6 +870,16 @@ where
                     "the earlier certificate's holder is not registered here",
                 )
             })?;
+        self.history(
+            record.resident_id,
+            device_of(&record),
+            "platform_replacement",
+            UsageOutcome::Ok,
+            serde_json::json!({ "relying_party": party.name, "user_id": user.user_id,
+                "certificate": record.kind.as_str(), "serial": record.serial.to_hex(),
+                "replaces_serial": old_serial.to_hex() }),
+        )
+        .await?;
         Ok(PlatformUserView {
             user_id: user.user_id,
             basic_info: report.basic_info.as_ref().map(basic_info_view),
@@ -1001,7 +1065,18 @@ where
                 }
             };
             if !report.verdict.is_valid() {
-                return Err(verdict_error(&report, ErrorCode::SignatureInvalid));
+                let error = verdict_error(&report, ErrorCode::SignatureInvalid);
+                self.history(
+                    record.request.resident_id,
+                    Some(device.device_id.clone()),
+                    "sign_request",
+                    UsageOutcome::Refused,
+                    serde_json::json!({ "relying_party": record.relying_party_name,
+                        "purpose": record.request.purpose, "approved": true,
+                        "code": error.code.as_str() }),
+                )
+                .await?;
+                return Err(error);
             }
             (Some(signature), Some(certificate))
         } else {

@@ -56,7 +56,7 @@ pub enum Command {
     /// The hotline (一時利用停止 受付): suspend a person's certificates, look them up (operator API key)
     #[command(subcommand)]
     Hotline(crate::lifecycle_cli::HotlineCommand),
-    /// Operator accounts (hotline, auditor) and their API keys
+    /// Operator accounts (hotline, auditor, counter, admin): API keys and console passwords
     #[command(subcommand)]
     Operator(crate::lifecycle_cli::OperatorCommand),
     /// Registered verifiers (署名検証者): API keys for restricted OCSP/CRLs and certificate links
@@ -65,6 +65,10 @@ pub enum Command {
     /// Certificate revocation lists (sharded, full and delta)
     #[command(subcommand)]
     Crl(crate::lifecycle_cli::CrlCommand),
+    /// The verifiable usage history: tree heads, the log key, offline verification of a
+    /// history bundle, and the operator's audit of the whole log
+    #[command(subcommand)]
+    Log(crate::log_cli::LogCommand),
 }
 
 #[derive(Debug, Args)]
@@ -347,8 +351,8 @@ pub enum PhoneCommand {
     Register(PhoneRegisterArgs),
     /// Show the phone's certificates and their status (スマホ電子証明書の確認)
     Status(PhoneFileArgs),
-    /// Show the usage history (利用履歴)
-    History(PhoneFileArgs),
+    /// Show the usage history (利用履歴); with --bundle, download it with its proofs and verify it
+    History(crate::log_cli::PhoneHistoryArgs),
     /// Hold the phone to vpcd's reader (contactless interface), for pcscd, OpenSC and kiosks
     Attach(PhoneAttachArgs),
     /// Lift a suspension on the found phone with the card (一時利用停止の解除); re-issues the signature certificate

@@ -30,6 +30,12 @@ impl Context {
         let store = Store::open(&url)
             .await
             .with_context(|| format!("opening the database {}", redact_url(&url)))?;
+        // Every usage line is appended to the verifiable log, which needs the pseudonym
+        // key for a person's first line (absent in a data directory older than the log:
+        // `jpki log init` adds it).
+        if let Some(key) = crate::commands::log::read_pseudonym_key(&data, &config)? {
+            store.set_log_pseudonym_key(key)?;
+        }
         Ok(Self {
             data,
             config,

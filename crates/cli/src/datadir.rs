@@ -9,6 +9,9 @@
 //!   ca/auth-ca.pem       user-authentication CA certificate
 //!   ca/auth-ca.key.pem   its private key, likewise
 //!   device.kek           key-encryption key sealing virtual card / phone files
+//!   log/log.key.pem      the usage log's signing key, encrypted under the CA passphrase
+//!   log/log.pub.pem      its public key (what citizens verify tree heads with)
+//!   log/pseudonym.key    the secret each person's log id is derived from (mode 0600)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +33,37 @@ pub struct Config {
     pub phone: PhoneSection,
     #[serde(default)]
     pub status: StatusSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[log]`: the verifiable usage log (docs/verifiable-log.md). Its signing key is
+/// encrypted under the CA passphrase like the CA keys; the pseudonym key (from which
+/// each person's log id is derived) is a file readable by its owner only, like the
+/// device key, because every command that writes usage history needs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// The log's signing key, PKCS#8 encrypted under the CA passphrase.
+    pub key: PathBuf,
+    /// Its public key (PEM), what citizens verify tree heads with.
+    pub public_key: PathBuf,
+    /// The pseudonym key (32 random bytes).
+    pub pseudonym_key: PathBuf,
+    /// `jpki serve` signs a tree head this often when the log grew (and on demand, at
+    /// most once a second).
+    pub sign_interval_seconds: u64,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            key: PathBuf::from("log/log.key.pem"),
+            public_key: PathBuf::from("log/log.pub.pem"),
+            pseudonym_key: PathBuf::from("log/pseudonym.key"),
+            sign_interval_seconds: 60,
+        }
+    }
 }
 
 /// `[status]`: the OCSP responder and the CRLs (`jpki serve`, `jpki crl publish`).

@@ -73,18 +73,37 @@ pub enum OperatorCommand {
     List,
     /// Disable an account: its key is refused from now on
     Disable(AccountNameArgs),
+    /// Set or replace an account's operator-console password (ends its console sessions)
+    Password(OperatorPasswordArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct OperatorAddArgs {
     /// Account name (A-Z a-z 0-9 - _ . @)
     pub name: String,
-    /// hotline (suspends, looks up) or auditor (looks up)
+    /// hotline (suspends, looks up), auditor (looks up), counter (console: looks up) or
+    /// admin (console: everything the hotline may do)
     #[arg(long)]
     pub role: String,
     /// Also write the key to this file (mode 0600), for scripts
     #[arg(long, value_name = "FILE")]
     pub key_out: Option<PathBuf>,
+    /// File holding the operator-console password (at least 12 characters); else
+    /// $JPKI_OPERATOR_PASSWORD or a prompt when --password is given. Required for the
+    /// counter and admin roles, which only use the console.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Ask for a console password (or read $JPKI_OPERATOR_PASSWORD)
+    #[arg(long)]
+    pub password: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorPasswordArgs {
+    pub name: String,
+    /// File holding the new password; else $JPKI_OPERATOR_PASSWORD or a prompt
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod commands;
 mod context;
 mod datadir;
 mod lifecycle_cli;
+mod log_cli;
 mod output;
 mod secrets;
 

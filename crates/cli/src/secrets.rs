@@ -59,6 +59,11 @@ pub const API_KEY: SecretSpec = SecretSpec {
     env: "JPKI_API_KEY",
     file_flag: "--api-key-file",
 };
+pub const OPERATOR_PASSWORD: SecretSpec = SecretSpec {
+    label: "operator-console password",
+    env: "JPKI_OPERATOR_PASSWORD",
+    file_flag: "--password-file",
+};
 pub const CA_PASSPHRASE: SecretSpec = SecretSpec {
     label: "CA key passphrase",
     env: "JPKI_CA_PASSPHRASE",

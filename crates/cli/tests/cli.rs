@@ -1180,3 +1180,94 @@ fn lifecycle_commands_against_a_running_portal() {
     assert!(error.contains("deceased"), "{error}");
     drop(served);
 }
+
+/// The operator console's accounts: counter and admin need a password (read from a file,
+/// checked before anything is created), kept as an argon2id hash only.
+#[test]
+fn operator_console_accounts_get_argon2id_passwords() {
+    let sandbox = Sandbox::initialized();
+    let short = sandbox.write("short.pw", "too short\n");
+    let good = sandbox.write("carol.pw", "counter staff 2026\n");
+    let other = sandbox.write("new.pw", "a brand new passphrase\n");
+    let error = sandbox.fails(&["operator", "add", "carol", "--role", "counter"]);
+    assert!(error.contains("console password"), "{error}");
+    let error = sandbox.fails(&[
+        "operator",
+        "add",
+        "carol",
+        "--role",
+        "counter",
+        "--password-file",
+        short.to_str().unwrap(),
+    ]);
+    assert!(error.contains("at least 12 characters"), "{error}");
+    assert!(sandbox.ok(&["operator", "list"]).contains("No accounts."));
+    let error = sandbox.fails(&["operator", "add", "eve", "--role", "root"]);
+    assert!(
+        error.contains("hotline, auditor, counter or admin"),
+        "{error}"
+    );
+
+    let added = sandbox.ok(&[
+        "operator",
+        "add",
+        "carol",
+        "--role",
+        "counter",
+        "--password-file",
+        good.to_str().unwrap(),
+    ]);
+    assert!(added.contains("argon2id"), "{added}");
+    sandbox.ok(&[
+        "operator",
+        "add",
+        "dave",
+        "--role",
+        "admin",
+        "--password-file",
+        good.to_str().unwrap(),
+    ]);
+    let list = sandbox.ok(&["operator", "list"]);
+    assert!(list.contains("carol") && list.contains("counter"), "{list}");
+    assert!(list.contains("dave") && list.contains("admin"), "{list}");
+    sandbox.ok(&[
+        "operator",
+        "password",
+        "carol",
+        "--password-file",
+        other.to_str().unwrap(),
+    ]);
+    let error = sandbox.fails(&[
+        "operator",
+        "password",
+        "nobody",
+        "--password-file",
+        other.to_str().unwrap(),
+    ]);
+    assert!(error.contains("nobody"), "{error}");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use jpki_store::OperatorStore;
+        let store = jpki_store::Store::open_sqlite(&sandbox.path("data/jpki.db"))
+            .await
+            .unwrap();
+        let (account, hash) = store.account_credentials("carol").await.unwrap().unwrap();
+        assert_eq!(account.role, jpki_store::AccountRole::Counter);
+        let hash = hash.unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("brand new") && !hash.contains("counter staff"));
+        assert!(jpki_authority::hotline::verify_password(
+            &hash,
+            "a brand new passphrase"
+        ));
+        assert!(!jpki_authority::hotline::verify_password(
+            &hash,
+            "counter staff 2026"
+        ));
+        store.close().await;
+    });
+}

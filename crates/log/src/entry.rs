@@ -92,6 +92,52 @@ impl PersonLogId {
     }
 }
 
+/// The operator's secret from which every person's log id is derived
+/// ([`PersonLogId::pseudonymous`]): at least 32 bytes, never printed.
+#[derive(Clone)]
+pub struct PseudonymKey(jpki_crypto::SecretBytes);
+
+/// Length of a key made by [`PseudonymKey::generate`].
+pub const PSEUDONYM_KEY_LEN: usize = 32;
+
+impl PseudonymKey {
+    /// A fresh random key of [`PSEUDONYM_KEY_LEN`] bytes.
+    pub fn generate() -> Result<Self, jpki_crypto::CryptoError> {
+        Ok(Self(jpki_crypto::SecretBytes::new(
+            jpki_crypto::random_bytes(PSEUDONYM_KEY_LEN)?,
+        )))
+    }
+
+    /// A key from its bytes (at least 32).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, EntryError> {
+        if bytes.len() < 32 {
+            return Err(EntryError::PseudonymKeyTooShort { len: bytes.len() });
+        }
+        Ok(Self(jpki_crypto::SecretBytes::new(bytes.to_vec())))
+    }
+
+    /// The key's bytes, to write to a protected file.
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose()
+    }
+
+    /// The log id of the resident with this (decimal) id.
+    pub fn person_log_id(&self, resident_id: i64) -> Result<PersonLogId, EntryError> {
+        PersonLogId::pseudonymous(self.0.expose(), &resident_id.to_string())
+    }
+
+    /// Whether two keys are the same (constant time).
+    pub fn same_as(&self, other: &PseudonymKey) -> bool {
+        self.0.ct_eq(other.0.expose())
+    }
+}
+
+impl fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PseudonymKey([redacted])")
+    }
+}
+
 impl fmt::Debug for PersonLogId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PersonLogId({})", self.0)

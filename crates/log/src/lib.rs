@@ -66,8 +66,10 @@
 //! ```
 //!
 //! Not here: the database (the entries' content stays in the store's `usage_history`;
-//! a database `LeafStore`/`ChainStore` is the store's job), HTTP routes, the CLI, tree
-//! head gossip or witness cosigning, and any index by person inside the tree (so the
+//! `jpki-store` appends each row's link and leaf in the row's transaction), the service
+//! that signs heads and builds bundles over it (`jpki_authority::usage_log`), HTTP
+//! routes (`/api/v1/log/…` in `jpki-portal`), the CLI (`jpki log`), tree head gossip
+//! or witness cosigning, and any index by person inside the tree (so the
 //! log cannot prove that a person has *no* entries after a given one; see the
 //! [`bundle`] module docs for what closes that gap).
 //!
@@ -115,8 +117,8 @@ pub use chain::{
 };
 pub use entry::{
     ACTION_MAX_LEN, DETAIL_MAX_DEPTH, DETAIL_MAX_LEN, DEVICE_ID_MAX_LEN, ENTRY_TAG_V1, LogTime,
-    OUTCOME_MAX_LEN, PERSON_LOG_ID_MAX_LEN, PersonLogId, UsageEvent, canonical_json, entry_bytes,
-    entry_hash,
+    OUTCOME_MAX_LEN, PERSON_LOG_ID_MAX_LEN, PSEUDONYM_KEY_LEN, PersonLogId, PseudonymKey,
+    UsageEvent, canonical_json, entry_bytes, entry_hash,
 };
 pub use error::{EntryError, LogError, LogVerifyError, TreeHeadRole};
 pub use hash::{

@@ -130,9 +130,10 @@ impl<L: LeafStore, C: ChainStore> VerifiableLog<L, C> {
     /// 4. Append the link to the chain store. If this fails, the leaf stays in the tree
     ///    as an orphan that no chain references: harmless, the next append of this person
     ///    reuses the same `seq`. The reverse order would leave a link to a missing leaf.
-    ///    A database deployment makes step 3 durable on its own (a tree head may be
-    ///    signed over the leaf as soon as it is in the tree) and writes the link of step 4
-    ///    and the usage row in one transaction.
+    ///    jpki's database deployment does not use this type: `jpki-store` writes the
+    ///    usage row, the link and the leaf in one transaction (docs/verifiable-log.md
+    ///    §8.2), and `jpki-authority`'s usage log keeps a [`MerkleTree`] of the
+    ///    committed leaves.
     pub fn append(
         &mut self,
         person: &PersonLogId,

@@ -41,9 +41,10 @@ use crate::hash::{HashValue, empty_tree_hash, leaf_hash, node_hash};
 /// `i`-th append, and never changes.
 ///
 /// Synchronous on purpose: the tree reads leaves on the proof path, which must not wait
-/// on I/O. A database-backed deployment keeps the tree in memory ([`MerkleTree::open`]
-/// reads every leaf once at start) and writes each new leaf in the same transaction as
-/// the usage row it commits, through an implementation of this trait.
+/// on I/O. jpki's database deployment keeps the tree in memory over an
+/// [`InMemoryLeafStore`], filled from the stored leaves at start and with each leaf
+/// committed since: `jpki-store` writes every leaf in the same transaction as the usage
+/// row it commits (docs/verifiable-log.md §8).
 pub trait LeafStore: fmt::Debug + Send + Sync {
     /// Number of leaves stored.
     fn size(&self) -> Result<u64, LogError>;

@@ -18,6 +18,7 @@
 mod attestation;
 mod error;
 mod lifecycle_routes;
+mod log_routes;
 mod openapi;
 mod relying_routes;
 mod routes;
@@ -33,6 +34,7 @@ use tokio::sync::Notify;
 pub use attestation::SeAttestationVerifier;
 pub use error::ApiError;
 pub use jpki_authority::phone::RaError;
+pub use log_routes::LOG_ROUTES;
 pub use openapi::openapi_document;
 pub use relying_routes::RELYING_ROUTES;
 pub use routes::ROUTES;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub relying: Option<Arc<jpki_authority::relying::RelyingService<Store>>>,
     /// The hotline and the certificate links (accounts with API keys).
     pub hotline: Option<Arc<jpki_authority::hotline::HotlineService<Store>>>,
+    /// The verifiable usage log (`/api/v1/log/…`).
+    pub log: Option<Arc<jpki_authority::usage_log::UsageLog<Store>>>,
 }
 
 impl AppState {
@@ -58,6 +62,7 @@ impl AppState {
             events: Arc::new(Notify::new()),
             event_poll: Duration::from_millis(500),
             relying: None,
+            log: None,
             hotline: None,
         }
     }
@@ -68,6 +73,12 @@ impl AppState {
         hotline: Arc<jpki_authority::hotline::HotlineService<Store>>,
     ) -> Self {
         self.hotline = Some(hotline);
+        self
+    }
+
+    /// Adds the verifiable usage log (tree heads, history bundles, consistency proofs).
+    pub fn with_log(mut self, log: Arc<jpki_authority::usage_log::UsageLog<Store>>) -> Self {
+        self.log = Some(log);
         self
     }
 

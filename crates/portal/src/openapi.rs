@@ -305,6 +305,7 @@ pub fn openapi_document() -> Value {
     });
     lifecycle::extend(&mut document);
     crate::relying_routes::extend_openapi(&mut document);
+    crate::log_routes::extend_openapi(&mut document);
     document
 }
 
@@ -327,6 +328,7 @@ mod tests {
         let mut routed: Vec<(String, String)> = ROUTES
             .iter()
             .chain(crate::relying_routes::RELYING_ROUTES)
+            .chain(crate::log_routes::LOG_ROUTES)
             .map(|(method, path)| (method.to_string(), path.to_string()))
             .collect();
         routed.sort();

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::relying_routes::router())
         .merge(crate::lifecycle_routes::router())
+        .merge(crate::log_routes::router())
         .fallback(|| async {
             ApiError::new(ErrorCode::MalformedRequest, "no such endpoint")
                 .with_status(StatusCode::NOT_FOUND)

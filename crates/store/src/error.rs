@@ -39,6 +39,13 @@ pub enum StoreError {
     #[error(transparent)]
     Nonce(#[from] NonceError),
 
+    /// A person's first usage entry needs their pseudonymous log id, derived from the
+    /// log's pseudonym key, which this store was not given.
+    #[error(
+        "the usage log's pseudonym key is not configured (Store::set_log_pseudonym_key; `jpki init` creates it in the data directory)"
+    )]
+    LogPseudonymKeyMissing,
+
     /// The caller passed something the store refuses before touching the database.
     #[error("invalid input: {0}")]
     Invalid(String),

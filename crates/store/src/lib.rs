@@ -37,6 +37,9 @@
 //! | `audit_log` | [`AuditStore`], [`LifecycleStore`] | append-only from the API |
 //! | `accounts` | [`AccountStore`] | operators and registered verifiers; API keys as SHA-256 digests |
 //! | `crl_publications` | [`CrlStore`] | the latest full CRL per shard and the deltas over it |
+//! | `usage_history`, `log_state`, `log_persons`, `log_leaves`, `log_links` | the usage module only ([`PhoneStore::append_usage`], and every transaction that records usage) | migration 5: each usage row is its person's next chain link and the log's next Merkle leaf, in the row's transaction; read by [`UsageStore`] (history pages) and [`UsageLogStore`] |
+//! | `log_tree_heads` | [`UsageLogStore::save_tree_head`] | published signed tree heads, one per size, in order |
+//! | `operator_sessions`, `accounts.password_hash` | [`OperatorStore`] | migration 6: the operator console's sessions (token digests) and argon2id password hashes |
 //!
 //! Times are `BIGINT` microseconds since the Unix epoch (UTC); binary data is
 //! BLOB/BYTEA; enums are stored by their stable names (`card_sign`, `held`, …) and
@@ -83,6 +86,8 @@ mod registry;
 mod relying;
 mod store;
 mod traits;
+mod usage;
+mod web;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -112,3 +117,8 @@ pub use traits::{
     AuditStore, CaStore, CardStore, CertificateStore, NonceStore, PhoneStore, RegistryStore,
     RelyingStore,
 };
+pub use usage::{
+    LogLinkRecord, LoggedUsage, MAX_USAGE_PAGE, UsageKind, UsageLogStore, UsagePage, UsageQuery,
+    UsageRow, UsageStore,
+};
+pub use web::{NewOperatorSession, OperatorSessionRecord, OperatorStore};

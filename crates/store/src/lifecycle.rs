@@ -13,7 +13,7 @@ use crate::codec::{
     resident_from_row, serial_column, shard_column, status_from_row, time_column, to_micros,
 };
 use crate::error::{StoreError, db, unique_conflict};
-use crate::phone::{INSERT_EVENT, INSERT_USAGE};
+use crate::phone::INSERT_EVENT;
 use crate::records::{
     AccountRecord, AccountRole, CertificateRecord, ChangeKind, CrlRecord, HistoryKind,
     LifecycleBatch, LifecycleOutcome, ListedCertificate, NewAccount, StatusChangeRecord,
@@ -22,6 +22,7 @@ use crate::records::{
 use crate::registry::{INSERT_HISTORY, UPDATE_RESIDENT};
 use crate::store::{BackendPool, RowExt, Store, dispatch};
 use crate::traits::{AccountStore, CrlStore, LifecycleStore, StatusStore};
+use crate::usage::{AppendUsage, prepare_all};
 
 /// Most rows [`StatusStore::status_changes_since`] returns at once.
 const MAX_CHANGES: u32 = crate::MAX_PAGE_SIZE * 10;
@@ -102,7 +103,7 @@ fn crl_from_row(row: &impl RowExt) -> Result<CrlRecord, StoreError> {
     })
 }
 
-fn account_from_row(row: &impl RowExt) -> Result<AccountRecord, StoreError> {
+pub(crate) fn account_from_row(row: &impl RowExt) -> Result<AccountRecord, StoreError> {
     let role_text = row.text("role")?;
     Ok(AccountRecord {
         name: row.text("name")?,
@@ -144,6 +145,7 @@ impl LifecycleStore for Store {
     ) -> Result<LifecycleOutcome, StoreError> {
         const OPERATION: &str = "apply_lifecycle";
         check_batch(batch)?;
+        let usage = prepare_all(&batch.usage)?;
         let at = to_micros(batch.at)?;
         let changes = batch
             .changes
@@ -293,19 +295,8 @@ impl LifecycleStore for Store {
                     .map_err(unique_conflict(OPERATION, "event"))?;
                 events.push(row.int("seq")?);
             }
-            // Step 4: the person's usage history and the audit log.
-            for entry in &batch.usage {
-                sqlx::query(INSERT_USAGE)
-                    .bind(entry.resident_id.0)
-                    .bind(to_micros(entry.at)?)
-                    .bind(entry.device_id.as_deref())
-                    .bind(&entry.action)
-                    .bind(entry.outcome.as_str())
-                    .bind(entry.detail.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db(OPERATION))?;
-            }
+            // Step 4: the audit log, then the person's usage history (appended last:
+            // crate::usage).
             for entry in &batch.audit {
                 sqlx::query(
                     "INSERT INTO audit_log (occurred_at, actor, action, subject, detail_json) \
@@ -320,6 +311,8 @@ impl LifecycleStore for Store {
                 .await
                 .map_err(db(OPERATION))?;
             }
+            tx.append_usage_rows(self.log_pseudonym.get(), &usage, OPERATION)
+                .await?;
             tx.commit().await.map_err(db(OPERATION))?;
             Ok(LifecycleOutcome {
                 certificates,
@@ -626,7 +619,7 @@ impl CrlStore for Store {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "name, role, key_hash, created_at, disabled_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "name, role, key_hash, created_at, disabled_at";
 
 impl AccountStore for Store {
     async fn add_account(&self, account: &NewAccount) -> Result<AccountRecord, StoreError> {

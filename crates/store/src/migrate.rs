@@ -74,6 +74,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_relying_party.sql"),
         postgres: include_str!("../migrations/postgres/0004_relying_party.sql"),
     },
+    Migration {
+        version: 5,
+        name: "log",
+        sqlite: include_str!("../migrations/sqlite/0005_log.sql"),
+        postgres: include_str!("../migrations/postgres/0005_log.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "web",
+        sqlite: include_str!("../migrations/sqlite/0006_web.sql"),
+        postgres: include_str!("../migrations/postgres/0006_web.sql"),
+    },
 ];
 
 /// The schema version this program writes: the last migration's version.

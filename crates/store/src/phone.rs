@@ -16,6 +16,7 @@ use crate::records::{
 };
 use crate::store::{BackendPool, RowExt, Store, dispatch};
 use crate::traits::PhoneStore;
+use crate::usage::{AppendUsage, prepare_all, prepare_usage, usage_from_row};
 
 const APPLICATION_COLUMNS: &str = "id, public_id, resident_id, device_id, kinds, card_issuer, card_serial, \
      request_json, state, submitted_at, issued_at, registered_at, activate_at, failure";
@@ -86,35 +87,6 @@ fn event_from_row(row: &impl RowExt) -> Result<DeviceEvent, StoreError> {
         created_at: time_column(row, "created_at")?,
     })
 }
-
-fn usage_from_row(row: &impl RowExt) -> Result<UsageRecord, StoreError> {
-    let outcome_text = row.text("outcome")?;
-    Ok(UsageRecord {
-        id: row.int("id")?,
-        entry: UsageEntry {
-            resident_id: ResidentId(row.int("resident_id")?),
-            at: time_column(row, "occurred_at")?,
-            device_id: row.opt_text("device_id")?,
-            action: row.text("action")?,
-            outcome: UsageOutcome::from_stored(&outcome_text).ok_or_else(|| {
-                StoreError::corrupt("usage_history.outcome", format!("unknown {outcome_text:?}"))
-            })?,
-            detail: serde_json::from_str(&row.text("detail_json")?)
-                .map_err(|error| StoreError::corrupt("detail_json", error))?,
-        },
-    })
-}
-
-fn check_usage(entry: &UsageEntry) -> Result<(), StoreError> {
-    if entry.action.is_empty() {
-        return Err(StoreError::Invalid("a usage entry needs an action".into()));
-    }
-    Ok(())
-}
-
-/// The SQL every backend runs to append one usage line (inside or outside a transaction).
-pub(crate) const INSERT_USAGE: &str = "INSERT INTO usage_history \
-     (resident_id, occurred_at, device_id, action, outcome, detail_json) VALUES ($1, $2, $3, $4, $5, $6)";
 
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO device_events (device_id, kind, payload_json, created_at) VALUES ($1, $2, $3, $4) RETURNING seq";
 
@@ -329,7 +301,8 @@ impl PhoneStore for Store {
         history: &[UsageEntry],
     ) -> Result<ApplicationRecord, StoreError> {
         const OPERATION: &str = "complete_issuance";
-        history.iter().try_for_each(check_usage)?;
+        let history = prepare_all(history)?;
+        let key = self.log_pseudonym.get();
         let at_micros = to_micros(at)?;
         let payload = event.1.to_string();
         let update = format!(
@@ -354,18 +327,7 @@ impl PhoneStore for Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db(OPERATION))?;
-            for entry in history {
-                sqlx::query(INSERT_USAGE)
-                    .bind(entry.resident_id.0)
-                    .bind(to_micros(entry.at)?)
-                    .bind(entry.device_id.as_deref())
-                    .bind(&entry.action)
-                    .bind(entry.outcome.as_str())
-                    .bind(entry.detail.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db(OPERATION))?;
-            }
+            tx.append_usage_rows(key, &history, OPERATION).await?;
             tx.commit().await.map_err(db(OPERATION))?;
             Ok(record)
         })
@@ -467,6 +429,8 @@ impl PhoneStore for Store {
             .collect::<Result<Vec<_>, _>>()?;
             let mut superseded = Vec::new();
             let mut wiped_devices: Vec<String> = Vec::new();
+            // The usage lines, appended last (crate::usage).
+            let mut usage = Vec::new();
             for mut certificate in candidates {
                 let crate::records::Holder::Device(device) = &certificate.holder else {
                     continue;
@@ -542,16 +506,14 @@ impl PhoneStore for Store {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db(OPERATION))?;
-                sqlx::query(INSERT_USAGE)
-                    .bind(application.resident_id.0)
-                    .bind(at_micros)
-                    .bind(device.as_str())
-                    .bind("superseded")
-                    .bind("ok")
-                    .bind(payload.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db(OPERATION))?;
+                usage.push(prepare_usage(&UsageEntry {
+                    resident_id: application.resident_id,
+                    at,
+                    device_id: Some(device.clone()),
+                    action: "superseded".into(),
+                    outcome: UsageOutcome::Ok,
+                    detail: payload,
+                })?);
             }
             // Step 7: this application's certificates: active now, or at activate_at.
             if activate_micros <= at_micros {
@@ -580,23 +542,6 @@ impl PhoneStore for Store {
             .await
             .map_err(db(OPERATION))?;
             let application = application_from_row(&updated)?;
-            sqlx::query(INSERT_USAGE)
-                .bind(application.resident_id.0)
-                .bind(at_micros)
-                .bind(application.device_id.as_str())
-                .bind("registered")
-                .bind("ok")
-                .bind(
-                    serde_json::json!({
-                        "application": application.public_id,
-                        "kinds": application.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-                        "superseded": superseded.len(),
-                    })
-                    .to_string(),
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(db(OPERATION))?;
             let certificates = sqlx::query(concat!(
                 "SELECT ",
                 certificate_columns!(),
@@ -610,6 +555,28 @@ impl PhoneStore for Store {
             .iter()
             .map(certificate_from_row)
             .collect::<Result<Vec<_>, _>>()?;
+            usage.push(prepare_usage(&UsageEntry {
+                resident_id: application.resident_id,
+                at,
+                device_id: Some(application.device_id.clone()),
+                action: "registered".into(),
+                outcome: UsageOutcome::Ok,
+                detail: serde_json::json!({
+                    "application": application.public_id,
+                    "kinds": application.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                    "certificates": certificates
+                        .iter()
+                        .map(|c| format!("{}:{}", c.issuer_name, c.serial))
+                        .collect::<Vec<_>>(),
+                    "superseded": superseded.len(),
+                    "superseded_certificates": superseded
+                        .iter()
+                        .map(|c| format!("{}:{}", c.issuer_name, c.serial))
+                        .collect::<Vec<_>>(),
+                }),
+            })?);
+            tx.append_usage_rows(self.log_pseudonym.get(), &usage, OPERATION)
+                .await?;
             tx.commit().await.map_err(db(OPERATION))?;
             Ok(RegistrationOutcome {
                 application,
@@ -699,22 +666,11 @@ impl PhoneStore for Store {
     }
 
     async fn append_usage(&self, entry: &UsageEntry) -> Result<i64, StoreError> {
-        check_usage(entry)?;
-        let at = to_micros(entry.at)?;
-        let detail = entry.detail.to_string();
-        dispatch!(self, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{INSERT_USAGE} RETURNING id")))
-                .bind(entry.resident_id.0)
-                .bind(at)
-                .bind(entry.device_id.as_deref())
-                .bind(&entry.action)
-                .bind(entry.outcome.as_str())
-                .bind(&detail)
-                .fetch_one(pool)
-                .await
-                .map_err(db("append_usage"))?
-                .int("id")
-        })
+        self.append_usage_now(std::slice::from_ref(entry), "append_usage")
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::corrupt("usage_history", "the append returned no id"))
     }
 
     async fn usage_of_resident(

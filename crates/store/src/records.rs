@@ -777,16 +777,29 @@ pub enum AccountRole {
     /// A registered verifier (署名検証者・利用者証明検証者): OCSP and CRLs when they are
     /// restricted, and the certificate links.
     Verifier,
+    /// Municipal counter staff (窓口) on the operator console: finds people and reads their
+    /// certificates and history; suspends nothing (migration 6).
+    Counter,
+    /// Administrator of the operator console: everything the hotline may do (migration 6).
+    Admin,
 }
 
 impl AccountRole {
-    pub const ALL: [Self; 3] = [Self::Hotline, Self::Auditor, Self::Verifier];
+    pub const ALL: [Self; 5] = [
+        Self::Hotline,
+        Self::Auditor,
+        Self::Verifier,
+        Self::Counter,
+        Self::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Hotline => "hotline",
             Self::Auditor => "auditor",
             Self::Verifier => "verifier",
+            Self::Counter => "counter",
+            Self::Admin => "admin",
         }
     }
 

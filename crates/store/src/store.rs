@@ -64,6 +64,8 @@ pub(crate) enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// The usage log's pseudonym key (`crate::usage`), shared by every clone.
+    pub(crate) log_pseudonym: Arc<std::sync::OnceLock<jpki_log::PseudonymKey>>,
     /// Where the database is, fit to print (passwords redacted).
     location: Arc<str>,
 }
@@ -140,6 +142,7 @@ impl Store {
             })?;
         let store = Store {
             backend: Backend::Sqlite(pool),
+            log_pseudonym: Arc::default(),
             location: location.into(),
         };
         store.migrate().await?;
@@ -177,6 +180,7 @@ impl Store {
             })?;
         let store = Store {
             backend: Backend::Postgres(pool),
+            log_pseudonym: Arc::default(),
             location: location.into(),
         };
         store.migrate().await?;

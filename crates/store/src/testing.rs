@@ -60,6 +60,13 @@ pub fn postgres_url() -> String {
     std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
 }
 
+/// The usage log's pseudonym key of every test store: 32 bytes of 0x5a (a test value,
+/// never a secret).
+pub fn test_pseudonym_key() -> Result<jpki_log::PseudonymKey, StoreError> {
+    jpki_log::PseudonymKey::from_bytes(&[0x5a; 32])
+        .map_err(|error| StoreError::Invalid(error.to_string()))
+}
+
 /// A SQLite test store on a fresh file; the guard removes the file.
 pub async fn sqlite_test_store() -> Result<(Store, TestDatabase), StoreError> {
     let database = TestDatabase::sqlite()?;
@@ -215,8 +222,22 @@ impl TestDatabase {
         }
     }
 
-    /// Opens a store on this database (migrating it, as [`Store::open`] does).
+    /// Opens a store on this database (migrating it, as [`Store::open`] does), with the
+    /// usage log's pseudonym key set to [`test_pseudonym_key`].
     pub async fn open(&self) -> Result<Store, StoreError> {
+        let store = match &self.target {
+            Target::Sqlite { path, .. } => Store::open_sqlite(path).await?,
+            Target::Postgres {
+                scoped, location, ..
+            } => Store::open_postgres_with(scoped.as_ref().clone(), location.clone()).await?,
+        };
+        store.set_log_pseudonym_key(test_pseudonym_key()?)?;
+        Ok(store)
+    }
+
+    /// Opens a store on this database without the usage log's pseudonym key (as a
+    /// process that was not given it): a person's first usage entry is refused.
+    pub async fn open_without_log_key(&self) -> Result<Store, StoreError> {
         match &self.target {
             Target::Sqlite { path, .. } => Store::open_sqlite(path).await,
             Target::Postgres {

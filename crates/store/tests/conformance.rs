@@ -89,12 +89,22 @@ macro_rules! with_cases {
             successors_follow_renewal_links,
             crl_publications_keep_the_latest_base_and_its_deltas,
             accounts_keep_only_key_digests_and_roles,
+            operator_accounts_keep_password_hashes_and_new_roles,
+            operator_sessions_expire_revoke_and_follow_the_account,
             bulk_revoked_certificates_fill_a_listable_shard,
             login_challenges_are_approved_and_collected_once,
             sessions_expire_and_revoke,
             submissions_keep_their_evidence,
             platform_users_are_stable_per_party,
             sign_requests_are_answered_once_before_expiry,
+            usage_rows_are_chain_links_and_leaves,
+            concurrent_usage_appends_get_distinct_leaves,
+            bad_usage_entries_are_refused_before_anything_is_written,
+            a_first_usage_entry_needs_the_pseudonym_key,
+            failed_transactions_append_nothing_to_the_log,
+            usage_pages_filter_and_continue_newest_first,
+            tree_heads_are_published_once_per_size,
+            tampering_shows_in_what_the_audit_reads,
         );
     };
 }
@@ -197,7 +207,9 @@ mod cases {
     use super::data::{T0, add, at, default_info, info, my_number, new_resident, serial};
     use jpki_store::BackendKind;
 
+    pub use super::log_cases::*;
     pub use super::relying_cases::*;
+    pub use super::web_cases::*;
 
     // ----------------------------------------------------------------- registry
 
@@ -3249,5 +3261,717 @@ mod relying_cases {
                 .unwrap()
                 .is_empty()
         );
+    }
+}
+
+/// Cases for the operator console's store (migration 6: password credentials, the
+/// counter and admin roles, console sessions).
+mod web_cases {
+    use jpki_store::{
+        AccountRole, AccountStore, NewAccount, NewOperatorSession, OperatorStore, StoreError,
+    };
+
+    use super::Fixture;
+    use super::data::at;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    const OTHER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNoaGFzaGhhc2g";
+
+    fn account(name: &str, role: AccountRole, key: u8) -> NewAccount {
+        NewAccount {
+            name: name.into(),
+            role,
+            key_hash: [key; 32],
+            created_at: at(1),
+        }
+    }
+
+    pub async fn operator_accounts_keep_password_hashes_and_new_roles(f: &Fixture) {
+        let store = &f.store;
+        let carol = store
+            .add_account_with_password(&account("carol", AccountRole::Counter, 11), Some(HASH))
+            .await
+            .unwrap();
+        assert_eq!(carol.role, AccountRole::Counter);
+        let dave = store
+            .add_account_with_password(&account("dave", AccountRole::Admin, 12), None)
+            .await
+            .unwrap();
+        assert_eq!(dave.role, AccountRole::Admin);
+        // The API-key-only path still works beside it.
+        store
+            .add_account(&account("erin", AccountRole::Hotline, 13))
+            .await
+            .unwrap();
+        let roles: Vec<_> = store
+            .accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|account| (account.name, account.role))
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                ("carol".to_owned(), AccountRole::Counter),
+                ("dave".to_owned(), AccountRole::Admin),
+                ("erin".to_owned(), AccountRole::Hotline),
+            ]
+        );
+        let (record, hash) = store.account_credentials("carol").await.unwrap().unwrap();
+        assert_eq!(record, carol);
+        assert_eq!(hash.as_deref(), Some(HASH));
+        let (_, none) = store.account_credentials("dave").await.unwrap().unwrap();
+        assert_eq!(none, None);
+        assert!(store.account_credentials("nobody").await.unwrap().is_none());
+
+        // Refusals change nothing.
+        for bad in ["hunter2", "$argon2i$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", ""] {
+            assert!(matches!(
+                store
+                    .add_account_with_password(
+                        &account("frank", AccountRole::Counter, 14),
+                        Some(bad)
+                    )
+                    .await
+                    .unwrap_err(),
+                StoreError::Invalid(_)
+            ));
+            assert!(matches!(
+                store
+                    .set_account_password("carol", bad, at(2))
+                    .await
+                    .unwrap_err(),
+                StoreError::Invalid(_)
+            ));
+        }
+        assert!(store.account_credentials("frank").await.unwrap().is_none());
+        assert!(matches!(
+            store
+                .add_account_with_password(&account("carol", AccountRole::Admin, 15), Some(HASH))
+                .await
+                .unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        assert!(matches!(
+            store
+                .add_account_with_password(&account("bad name", AccountRole::Admin, 16), None)
+                .await
+                .unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+        assert!(matches!(
+            store
+                .set_account_password("nobody", HASH, at(2))
+                .await
+                .unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        let (_, unchanged) = store.account_credentials("carol").await.unwrap().unwrap();
+        assert_eq!(unchanged.as_deref(), Some(HASH));
+
+        store
+            .set_account_password("dave", OTHER_HASH, at(3))
+            .await
+            .unwrap();
+        let (_, set) = store.account_credentials("dave").await.unwrap().unwrap();
+        assert_eq!(set.as_deref(), Some(OTHER_HASH));
+    }
+
+    pub async fn operator_sessions_expire_revoke_and_follow_the_account(f: &Fixture) {
+        let store = &f.store;
+        store
+            .add_account_with_password(&account("carol", AccountRole::Hotline, 21), Some(HASH))
+            .await
+            .unwrap();
+        let session = |token: u8, name: &str| NewOperatorSession {
+            token_hash: [token; 32],
+            account_name: name.into(),
+            created_at: at(10),
+            expires_at: at(100),
+        };
+        assert!(!format!("{:?}", session(1, "carol")).contains("token_hash"));
+        store
+            .create_operator_session(&session(1, "carol"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_operator_session(&session(1, "carol"))
+                .await
+                .unwrap_err(),
+            StoreError::Conflict { .. }
+        ));
+        assert!(matches!(
+            store
+                .create_operator_session(&session(2, "nobody"))
+                .await
+                .unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        let mut backwards = session(3, "carol");
+        backwards.expires_at = backwards.created_at;
+        assert!(matches!(
+            store.create_operator_session(&backwards).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+
+        let live = store
+            .operator_session(&[1; 32], at(99))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.account.name, "carol");
+        assert_eq!(live.account.role, AccountRole::Hotline);
+        assert_eq!((live.created_at, live.expires_at), (at(10), at(100)));
+        assert!(
+            store
+                .operator_session(&[1; 32], at(100))
+                .await
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        assert!(
+            store
+                .operator_session(&[9; 32], at(50))
+                .await
+                .unwrap()
+                .is_none(),
+            "unknown"
+        );
+
+        // Logout ends one session; a password change ends them all.
+        store
+            .create_operator_session(&session(4, "carol"))
+            .await
+            .unwrap();
+        store
+            .create_operator_session(&session(5, "carol"))
+            .await
+            .unwrap();
+        store
+            .revoke_operator_session(&[4; 32], at(20))
+            .await
+            .unwrap();
+        store
+            .revoke_operator_session(&[4; 32], at(21))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .operator_session(&[4; 32], at(30))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .operator_session(&[5; 32], at(30))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        store
+            .set_account_password("carol", OTHER_HASH, at(31))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .operator_session(&[5; 32], at(32))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .operator_session(&[1; 32], at(32))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // A disabled account's sessions are refused.
+        store
+            .create_operator_session(&session(6, "carol"))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .operator_session(&[6; 32], at(40))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        store.disable_account("carol", at(41)).await.unwrap();
+        assert!(
+            store
+                .operator_session(&[6; 32], at(42))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+/// Cases for the usage history and its verifiable log (migration 5): every usage row is
+/// a chain link and a leaf written in its own transaction, appends are serialized, the
+/// history pages, and what the audit reads after tampering.
+mod log_cases {
+    use jpki_log::{PersonLogId, SignedTreeHead, genesis, link_leaf_hash, next_chain};
+    use jpki_store::testing::test_pseudonym_key;
+    use jpki_store::{
+        BackendKind, LifecycleBatch, LifecycleStore, PhoneStore, ResidentId, StatusChange, Store,
+        StoreError, UsageEntry, UsageKind, UsageLogStore, UsageOutcome, UsageQuery, UsageStore,
+    };
+
+    use super::Fixture;
+    use super::data::{add, at, serial};
+
+    fn entry(resident: ResidentId, action: &str, seconds: i64) -> UsageEntry {
+        UsageEntry {
+            resident_id: resident,
+            at: at(seconds),
+            device_id: Some("se-1".into()),
+            action: action.into(),
+            outcome: UsageOutcome::Ok,
+            detail: serde_json::json!({ "relying_party": "銀行", "n": seconds, "list": [1, -2, "三"] }),
+        }
+    }
+
+    /// Re-derives `resident`'s whole chain from the usage rows and checks every stored
+    /// link and leaf against it; returns the chain's length.
+    async fn check_chain(store: &Store, resident: ResidentId) -> usize {
+        let person =
+            PersonLogId::new(store.person_log_id(resident).await.unwrap().unwrap()).unwrap();
+        assert_eq!(
+            person,
+            test_pseudonym_key()
+                .unwrap()
+                .person_log_id(resident.0)
+                .unwrap(),
+            "the log id is the pseudonym of the resident id"
+        );
+        let logged = store.logged_usage(resident).await.unwrap();
+        let mut previous = genesis(&person);
+        for (position, item) in logged.iter().enumerate() {
+            assert_eq!(item.link.seq, position as u64 + 1);
+            let row = item.row.as_ref().expect("the row is there");
+            assert_eq!(row.id, item.usage_id);
+            assert_eq!(row.resident_id, resident);
+            let entry_hash = jpki_log::entry_hash(&person, item.link.seq, &row.event).unwrap();
+            assert_eq!(entry_hash, item.link.entry_hash, "seq {}", item.link.seq);
+            let chain = next_chain(&previous, &entry_hash);
+            assert_eq!(chain, item.link.chain);
+            assert_eq!(
+                store.log_leaves(item.link.leaf_index, 1).await.unwrap(),
+                vec![link_leaf_hash(&person, item.link.seq, &chain, &entry_hash)]
+            );
+            previous = chain;
+        }
+        logged.len()
+    }
+
+    pub async fn usage_rows_are_chain_links_and_leaves(f: &Fixture) {
+        let store = &f.store;
+        let (a, b) = (add(store, 501).await.id, add(store, 502).await.id);
+        assert_eq!(store.log_tree_size().await.unwrap(), 0);
+        assert_eq!(store.person_log_id(a).await.unwrap(), None);
+        let first = store.append_usage(&entry(a, "login", 1)).await.unwrap();
+        store
+            .append_usage(&entry(b, "card_issued", 2))
+            .await
+            .unwrap();
+        // Several lines of one transaction (a lifecycle batch) take consecutive leaves.
+        let mut batch = LifecycleBatch::new(at(3));
+        batch.usage.push(entry(a, "suspended", 3));
+        batch.usage.push(entry(b, "suspended", 3));
+        batch.usage.push(entry(a, "lifted", 3));
+        store.apply_lifecycle(&batch).await.unwrap();
+        assert_eq!(store.log_tree_size().await.unwrap(), 5);
+        assert_eq!(store.log_leaves(0, 100).await.unwrap().len(), 5);
+        assert_eq!(store.log_leaves(5, 100).await.unwrap(), vec![]);
+        assert_eq!(check_chain(store, a).await, 3);
+        assert_eq!(check_chain(store, b).await, 2);
+        let links = store.logged_usage(a).await.unwrap();
+        assert_eq!(links[0].usage_id, first);
+        let leaf_indices: Vec<u64> = links.iter().map(|l| l.link.leaf_index).collect();
+        assert_eq!(leaf_indices, vec![0, 2, 4]);
+        // The history reads the same rows the log commits.
+        let rows: Vec<i64> = store
+            .usage_of_resident(a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(rows, links.iter().map(|l| l.usage_id).collect::<Vec<_>>());
+        // The audit's view in tree order.
+        let all = store.log_links(0, 100).await.unwrap();
+        assert_eq!(
+            all.iter().map(|l| l.link.leaf_index).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
+        assert!(all.iter().all(|l| l.leaf_hash.is_some() && l.row.is_some()));
+        assert_eq!(store.log_links(3, 1).await.unwrap()[0].resident_id, b);
+        assert!(store.unlogged_usage(0, 100).await.unwrap().is_empty());
+    }
+
+    pub async fn concurrent_usage_appends_get_distinct_leaves(f: &Fixture) {
+        let residents = [
+            add(&f.store, 511).await.id,
+            add(&f.store, 512).await.id,
+            add(&f.store, 513).await.id,
+        ];
+        // Two pools, as two processes sharing the database.
+        let other = f.database.open().await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..48i64 {
+            let store = if n % 2 == 0 {
+                f.store.clone()
+            } else {
+                other.clone()
+            };
+            let resident = residents[(n % 3) as usize];
+            tasks.push(tokio::spawn(async move {
+                store.append_usage(&entry(resident, "login", n)).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(f.store.log_tree_size().await.unwrap(), 48);
+        let indices: Vec<u64> = f
+            .store
+            .log_links(0, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| l.link.leaf_index)
+            .collect();
+        assert_eq!(indices, (0..48).collect::<Vec<u64>>());
+        let mut total = 0;
+        for resident in residents {
+            total += check_chain(&f.store, resident).await;
+        }
+        assert_eq!(total, 48);
+    }
+
+    pub async fn bad_usage_entries_are_refused_before_anything_is_written(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 521).await.id;
+        let mut float = entry(resident, "login", 1);
+        float.detail = serde_json::json!({ "amount": 1.5 });
+        let mut empty = entry(resident, "login", 1);
+        empty.action = String::new();
+        let mut long = entry(resident, "login", 1);
+        long.device_id = Some("x".repeat(300));
+        let mut early = entry(resident, "login", 1);
+        early.at = time::macros::datetime!(1969-12-31 23:59 UTC);
+        for bad in [float, empty, long, early] {
+            let error = store.append_usage(&bad).await.unwrap_err();
+            assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+            let mut batch = LifecycleBatch::new(at(2));
+            batch.usage.push(entry(resident, "suspended", 2));
+            batch.usage.push(bad);
+            let error = store.apply_lifecycle(&batch).await.unwrap_err();
+            assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+        }
+        assert_eq!(store.log_tree_size().await.unwrap(), 0);
+        assert!(store.usage_of_resident(resident).await.unwrap().is_empty());
+        assert_eq!(store.person_log_id(resident).await.unwrap(), None);
+    }
+
+    pub async fn a_first_usage_entry_needs_the_pseudonym_key(f: &Fixture) {
+        let keyless = f.database.open_without_log_key().await.unwrap();
+        assert!(!keyless.has_log_pseudonym_key() && f.store.has_log_pseudonym_key());
+        let (known, new) = (add(&f.store, 531).await.id, add(&f.store, 532).await.id);
+        f.store
+            .append_usage(&entry(known, "login", 1))
+            .await
+            .unwrap();
+        let error = keyless
+            .append_usage(&entry(new, "login", 2))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::LogPseudonymKeyMissing),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("pseudonym key"), "{error}");
+        assert_eq!(f.store.log_tree_size().await.unwrap(), 1);
+        assert!(f.store.usage_of_resident(new).await.unwrap().is_empty());
+        // A person who has a log id continues their chain without the key.
+        keyless
+            .append_usage(&entry(known, "login", 3))
+            .await
+            .unwrap();
+        assert_eq!(check_chain(&f.store, known).await, 2);
+        // The same key may be set again; another is refused.
+        f.store
+            .set_log_pseudonym_key(test_pseudonym_key().unwrap())
+            .unwrap();
+        let other = jpki_log::PseudonymKey::from_bytes(&[1; 32]).unwrap();
+        assert!(matches!(
+            f.store.set_log_pseudonym_key(other).unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+        assert!(!format!("{:?}", test_pseudonym_key().unwrap()).contains("5a5a"));
+    }
+
+    pub async fn failed_transactions_append_nothing_to_the_log(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 541).await.id;
+        store
+            .append_usage(&entry(resident, "login", 1))
+            .await
+            .unwrap();
+        // A batch whose status change names an unknown certificate fails as a whole.
+        let mut batch = LifecycleBatch::new(at(2));
+        batch.usage.push(entry(resident, "suspended", 2));
+        batch.changes.push(StatusChange {
+            issuer_name: "auth".into(),
+            serial: serial(424_242),
+            expected: jpki_model::CertificateStatus::Active,
+            new: jpki_model::CertificateStatus::Held { since: at(2) },
+        });
+        assert!(store.apply_lifecycle(&batch).await.is_err());
+        // So does an issuance of an application that is not queued.
+        let error = store
+            .complete_issuance(
+                jpki_store::ApplicationId(999_999),
+                at(3),
+                ("ready_to_register", &serde_json::json!({})),
+                &[entry(resident, "issued", 3)],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+        assert_eq!(store.log_tree_size().await.unwrap(), 1);
+        assert_eq!(store.usage_of_resident(resident).await.unwrap().len(), 1);
+        // The next append takes the next index: no gap was left.
+        store
+            .append_usage(&entry(resident, "login", 4))
+            .await
+            .unwrap();
+        assert_eq!(store.log_tree_size().await.unwrap(), 2);
+        assert_eq!(check_chain(store, resident).await, 2);
+    }
+
+    pub async fn usage_pages_filter_and_continue_newest_first(f: &Fixture) {
+        let store = &f.store;
+        let (person, other) = (add(store, 551).await.id, add(store, 552).await.id);
+        let actions = ["login", "submitted", "suspended"];
+        let mut batch = LifecycleBatch::new(at(0));
+        for n in 0..30i64 {
+            let mut line = entry(person, actions[(n % 3) as usize], n);
+            if n % 5 == 0 {
+                line.outcome = UsageOutcome::Refused;
+            }
+            batch.usage.push(line);
+            batch.usage.push(entry(other, "login", n));
+        }
+        store.apply_lifecycle(&batch).await.unwrap();
+        let all: Vec<i64> = store
+            .usage_of_resident(person)
+            .await
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(all.len(), 30);
+
+        // Pages of 7, newest first, until the cursor runs out.
+        let mut query = UsageQuery {
+            limit: 7,
+            ..UsageQuery::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = store.usage_page(person, &query).await.unwrap();
+            assert!(page.records.len() <= 7);
+            assert!(page.records.iter().all(|r| r.entry.resident_id == person));
+            seen.extend(page.records.iter().map(|r| r.id));
+            match page.next_before_id {
+                Some(cursor) => query.before_id = Some(cursor),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+
+        // Filters: actions, time range, outcome, combined.
+        let page = |query: UsageQuery| async move {
+            store
+                .usage_page(person, &query)
+                .await
+                .unwrap()
+                .records
+                .iter()
+                .map(|r| (r.entry.action.clone(), r.entry.at, r.entry.outcome))
+                .collect::<Vec<_>>()
+        };
+        let logins = page(UsageQuery {
+            actions: vec!["login".into()],
+            ..UsageQuery::default()
+        })
+        .await;
+        assert_eq!(logins.len(), 10);
+        assert!(logins.iter().all(|(action, _, _)| action == "login"));
+        assert_eq!(logins[0].1, at(27), "newest first");
+        let window = page(UsageQuery {
+            from: Some(at(10)),
+            to: Some(at(20)),
+            ..UsageQuery::default()
+        })
+        .await;
+        assert_eq!(
+            window.iter().map(|(_, when, _)| *when).collect::<Vec<_>>(),
+            (10..20).rev().map(at).collect::<Vec<_>>()
+        );
+        let refused = page(UsageQuery {
+            outcome: Some(UsageOutcome::Refused),
+            ..UsageQuery::default()
+        })
+        .await;
+        assert_eq!(refused.len(), 6);
+        let status_kind: Vec<String> = UsageKind::Status
+            .actions()
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        let combined = page(UsageQuery {
+            actions: status_kind,
+            from: Some(at(15)),
+            outcome: Some(UsageOutcome::Refused),
+            ..UsageQuery::default()
+        })
+        .await;
+        assert_eq!(
+            combined,
+            vec![("suspended".to_owned(), at(20), UsageOutcome::Refused)]
+        );
+        let nothing = store
+            .usage_page(
+                person,
+                &UsageQuery {
+                    actions: vec!["card_issued".into()],
+                    ..UsageQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(nothing.records.is_empty() && nothing.next_before_id.is_none());
+        let too_many = UsageQuery {
+            actions: vec!["login".into(); 65],
+            ..UsageQuery::default()
+        };
+        assert!(matches!(
+            store.usage_page(person, &too_many).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+
+        // Export: oldest first, resumable from the last id.
+        let mut exported = Vec::new();
+        let mut after = 0;
+        loop {
+            let chunk = store.usage_export(person, after, 12).await.unwrap();
+            let Some(last) = chunk.last() else { break };
+            after = last.id;
+            exported.extend(chunk.iter().map(|r| r.id));
+        }
+        exported.reverse();
+        assert_eq!(exported, all);
+    }
+
+    fn head(size: u64, signature: u8) -> SignedTreeHead {
+        SignedTreeHead {
+            log_id: jpki_log::HashValue::from_bytes([7; 32]),
+            tree_size: size,
+            timestamp: 1_775_000_000_000 + size,
+            root_hash: jpki_log::HashValue::from_bytes([size as u8; 32]),
+            signature: vec![signature; 70],
+        }
+    }
+
+    pub async fn tree_heads_are_published_once_per_size(f: &Fixture) {
+        let store = &f.store;
+        assert_eq!(store.latest_tree_head().await.unwrap(), None);
+        let resident = add(store, 571).await.id;
+        let mut batch = LifecycleBatch::new(at(0));
+        for n in 0..9 {
+            batch.usage.push(entry(resident, "login", n));
+        }
+        store.apply_lifecycle(&batch).await.unwrap();
+        assert_eq!(store.save_tree_head(&head(3, 1)).await.unwrap(), head(3, 1));
+        // Another process published size 3 first: its head is kept and returned.
+        assert_eq!(store.save_tree_head(&head(3, 2)).await.unwrap(), head(3, 1));
+        // Heads grow with time: a smaller tree, or an earlier head, is not published.
+        assert_eq!(store.save_tree_head(&head(0, 1)).await.unwrap(), head(3, 1));
+        let mut earlier = head(6, 1);
+        earlier.timestamp = head(3, 1).timestamp - 1;
+        assert_eq!(store.save_tree_head(&earlier).await.unwrap(), head(3, 1));
+        assert_eq!(store.save_tree_head(&head(9, 1)).await.unwrap(), head(9, 1));
+        // Never beyond the committed leaves.
+        assert!(matches!(
+            store.save_tree_head(&head(10, 1)).await.unwrap_err(),
+            StoreError::Invalid(_)
+        ));
+        assert_eq!(store.latest_tree_head().await.unwrap(), Some(head(9, 1)));
+        assert_eq!(store.tree_head(3).await.unwrap(), Some(head(3, 1)));
+        assert_eq!(store.tree_head(6).await.unwrap(), None);
+        assert_eq!(
+            store.tree_heads(None, 10).await.unwrap(),
+            vec![head(3, 1), head(9, 1)]
+        );
+        assert_eq!(
+            store.tree_heads(Some(3), 1).await.unwrap(),
+            vec![head(9, 1)]
+        );
+    }
+
+    pub async fn tampering_shows_in_what_the_audit_reads(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 561).await.id;
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            ids.push(
+                store
+                    .append_usage(&entry(resident, "login", n))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let disable_keys = match f.database.backend_kind() {
+            BackendKind::Sqlite => "PRAGMA foreign_keys = OFF;",
+            BackendKind::Postgres => "SET session_replication_role = replica;",
+        };
+        f.database
+            .execute_unchecked(&format!(
+                "{disable_keys} \
+                 UPDATE usage_history SET action = 'logout' WHERE id = {}; \
+                 UPDATE usage_history SET detail_json = 'not json' WHERE id = {}; \
+                 DELETE FROM usage_history WHERE id = {}; \
+                 DELETE FROM log_leaves WHERE leaf_index = 3; \
+                 INSERT INTO usage_history (resident_id, occurred_at, device_id, action, outcome, detail_json) \
+                 VALUES ({}, 0, NULL, 'forged', 'ok', '{{}}');",
+                ids[0], ids[1], ids[2], resident.0
+            ))
+            .await
+            .unwrap();
+        let logged = store.logged_usage(resident).await.unwrap();
+        assert_eq!(logged.len(), 4, "the links stay");
+        assert_eq!(logged[0].row.as_ref().unwrap().event.action, "logout");
+        assert_eq!(
+            logged[1].row.as_ref().unwrap().event.detail,
+            serde_json::json!("not json"),
+            "an unparsable row is read, not refused"
+        );
+        assert_eq!(logged[2].row, None, "the deleted row");
+        let links = store.log_links(0, 10).await.unwrap();
+        assert_eq!(links[3].leaf_hash, None, "the deleted leaf");
+        let unlogged = store.unlogged_usage(0, 10).await.unwrap();
+        assert_eq!(unlogged.len(), 1);
+        assert_eq!(unlogged[0].event.action, "forged");
     }
 }

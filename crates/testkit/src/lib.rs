@@ -69,6 +69,9 @@ pub struct Sandbox {
     /// Where [`Sandbox::serve`] listens, which the certificates name (CRL distribution
     /// points, OCSP): `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// The verifiable usage log (a fresh P-256 key; the store's test pseudonym key;
+    /// a tree head whenever the log grew, since the clock is manual).
+    pub log: Arc<jpki_authority::usage_log::UsageLog<Store>>,
     listener: std::sync::Mutex<Option<std::net::TcpListener>>,
     next_my_number: std::sync::atomic::AtomicU64,
 }
@@ -175,10 +178,28 @@ impl Sandbox {
             shared.clone(),
             Some(status.clone()),
         ));
+        let pseudonym = jpki_store::testing::test_pseudonym_key().map_err(fail("pseudonym key"))?;
+        store
+            .set_log_pseudonym_key(pseudonym.clone())
+            .map_err(fail("pseudonym key"))?;
+        let log = Arc::new(
+            jpki_authority::usage_log::UsageLog::open(
+                store.clone(),
+                jpki_log::LogKey::generate_p256().map_err(fail("log key"))?,
+                pseudonym,
+                shared.clone(),
+                jpki_authority::usage_log::UsageLogConfig {
+                    min_sign_interval: std::time::Duration::ZERO,
+                },
+            )
+            .await
+            .map_err(fail("usage log"))?,
+        );
         Ok(Self {
             registry: Registry::new(store.clone(), shared.clone()),
             state: AppState::new(phone.clone())
                 .with_hotline(hotline)
+                .with_log(log.clone())
                 .with_relying(relying_service(
                     &store,
                     &sign.certificate_der,
@@ -198,6 +219,7 @@ impl Sandbox {
             status,
             status_authorities: authorities,
             base_url,
+            log,
             listener: std::sync::Mutex::new(Some(listener)),
             next_my_number: std::sync::atomic::AtomicU64::new(1),
         })
@@ -317,11 +339,29 @@ impl Sandbox {
                 .map_err(fail("bind"))?,
         };
         let address = listener.local_addr().map_err(fail("local address"))?;
-        let app = jpki_portal::app(self.state.clone()).merge(self.status.router());
+        let app = jpki_portal::app(self.state.clone())
+            .merge(self.status.router())
+            .merge(jpki_web::router(
+                self.web_state(jpki_web::WebConfig::default())?,
+            ));
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, service).await;
         });
         Ok(format!("http://{address}"))
+    }
+
+    /// The web pages (`jpki-web`) over the sandbox's services, as [`Sandbox::serve`]
+    /// mounts them at `/`.
+    pub fn web_state(&self, config: jpki_web::WebConfig) -> Result<jpki_web::WebState> {
+        jpki_web::WebState::from_portal(
+            &self.state,
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            Some(self.status.clone() as Arc<dyn jpki_status::StatusNotifier>),
+            config,
+        )
+        .map_err(fail("web pages"))
     }
 
     /// Writes a CA certificate as PEM into the sandbox directory; returns its path.

@@ -529,9 +529,12 @@ async fn phone_steps(
     .await?;
     phone::history(
         data_dir,
-        PhoneFileArgs {
+        crate::log_cli::PhoneHistoryArgs {
             phone: phone_file.clone(),
             portal,
+            bundle: None,
+            key: None,
+            checkpoint: None,
         },
     )
     .await?;

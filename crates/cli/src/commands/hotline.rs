@@ -9,17 +9,17 @@ use jpki_api::{
     CertificateView, LookupRequest, PersonIdentification, SuspensionRequest, SuspensionScope,
 };
 use jpki_app::PortalClient;
-use jpki_authority::hotline::create_account;
-use jpki_store::{AccountRole, AccountStore};
+use jpki_authority::hotline::{create_account, create_operator, hash_password};
+use jpki_store::{AccountRole, AccountStore, OperatorStore};
 
 use crate::context::Context;
 use crate::datadir::DataDir;
 use crate::lifecycle_cli::{
     AccountNameArgs, ApiKeyArgs, CrlCommand, CrlPublishArgs, HotlineCommand, OperatorAddArgs,
-    OperatorCommand, PersonArgs, VerifierAddArgs, VerifierCommand,
+    OperatorCommand, OperatorPasswordArgs, PersonArgs, VerifierAddArgs, VerifierCommand,
 };
 use crate::output;
-use crate::secrets::{self, API_KEY, Purpose as SecretPurpose};
+use crate::secrets::{self, API_KEY, OPERATOR_PASSWORD, Purpose as SecretPurpose};
 
 pub async fn hotline(data_dir: Option<&Path>, command: HotlineCommand) -> anyhow::Result<()> {
     match command {
@@ -179,15 +179,72 @@ pub async fn operator(data_dir: Option<&Path>, command: OperatorCommand) -> anyh
             name,
             role,
             key_out,
+            password_file,
+            password,
         }) => {
             let role = match role.trim().to_ascii_lowercase().as_str() {
                 "hotline" => AccountRole::Hotline,
                 "auditor" => AccountRole::Auditor,
+                "counter" => AccountRole::Counter,
+                "admin" => AccountRole::Admin,
                 other => bail!(
-                    "unknown operator role {other:?}: use hotline or auditor (verifiers: `jpki verifier add`)"
+                    "unknown operator role {other:?}: use hotline, auditor, counter or admin (verifiers: `jpki verifier add`)"
                 ),
             };
-            add_account(data_dir, &name, role, key_out.as_deref()).await
+            let console_only = matches!(role, AccountRole::Counter | AccountRole::Admin);
+            if !(password || password_file.is_some() || console_only) {
+                return add_account(data_dir, &name, role, key_out.as_deref()).await;
+            }
+            // The password is read, and checked, before anything is created.
+            let secret = secrets::read_secret(
+                OPERATOR_PASSWORD,
+                password_file.as_deref(),
+                SecretPurpose::New,
+            )
+            .with_context(|| {
+                format!(
+                    "the {role} role needs a console password (--password-file FILE or --password)"
+                )
+            })?;
+            let context = Context::open(data_dir).await?;
+            let (account, key) = create_operator(
+                &context.store,
+                &name,
+                role,
+                Some(&secret),
+                context.clock.now(),
+            )
+            .await
+            .with_context(|| format!("creating the account {name:?}"))?;
+            if let Some(path) = key_out.as_deref() {
+                write_key(path, &key)?;
+            }
+            println!(
+                "Account {} ({}) created, with an operator-console password (stored as an argon2id hash).",
+                account.name, account.role
+            );
+            println!("API key (shown once; only its SHA-256 digest is stored):");
+            println!("  {}", key.expose());
+            Ok(())
+        }
+        OperatorCommand::Password(OperatorPasswordArgs {
+            name,
+            password_file,
+        }) => {
+            let secret = secrets::read_secret(
+                OPERATOR_PASSWORD,
+                password_file.as_deref(),
+                SecretPurpose::New,
+            )?;
+            let hash = hash_password(&secret)?;
+            let context = Context::open(data_dir).await?;
+            context
+                .store
+                .set_account_password(&name, &hash, context.clock.now())
+                .await
+                .with_context(|| format!("setting the password of {name:?}"))?;
+            println!("Console password of {name} set; its console sessions were ended.");
+            Ok(())
         }
         OperatorCommand::List => {
             let context = Context::open(data_dir).await?;

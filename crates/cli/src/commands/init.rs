@@ -106,6 +106,14 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
     Kek::generate()?
         .write_new(&staged.path(&kek_file))
         .context("writing the device key")?;
+    println!("  generating the usage log's signing key (P-256) and pseudonym key …");
+    let log = crate::datadir::LogSection::default();
+    let (log_key, _) = crate::commands::log::create_log_keys(
+        &staged,
+        &log,
+        &passphrase,
+        DEFAULT_PBKDF2_ITERATIONS,
+    )?;
 
     let [(sign_certificate, sign_key), (auth_certificate, auth_key)] = <[_; 2]>::try_from(ca_paths)
         .map_err(|_| anyhow::anyhow!("internal error: expected two CAs"))?;
@@ -124,6 +132,7 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
         devices: DevicesConfig { kek_file },
         phone: PhoneSection::default(),
         status: crate::datadir::StatusSection::default(),
+        log,
     };
 
     // Step 3: the database. SQLite lives in the staging directory; PostgreSQL is remote.
@@ -178,6 +187,7 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
             hex::encode_upper(certificate.fingerprint_sha256()),
         );
     }
+    output::field("usage log id", log_key.log_id());
     output::field("database", redact_url(&database_url));
     println!("Done. Next: `jpki resident add …`, then `jpki card issue …`.");
     Ok(())

@@ -5,6 +5,7 @@ mod card;
 mod demo;
 mod hotline;
 mod init;
+pub mod log;
 mod pcsc;
 mod phone;
 mod resident;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Operator(command) => hotline::operator(data_dir, command).await?,
         Command::Verifier(command) => hotline::verifier(data_dir, command).await?,
         Command::Crl(command) => hotline::crl(data_dir, command).await?,
+        Command::Log(command) => return log::run(data_dir, command).await,
     }
     Ok(ExitCode::SUCCESS)
 }

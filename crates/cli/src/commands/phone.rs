@@ -300,10 +300,29 @@ pub async fn status(data_dir: Option<&Path>, args: PhoneFileArgs) -> anyhow::Res
     Ok(())
 }
 
-pub async fn history(data_dir: Option<&Path>, args: PhoneFileArgs) -> anyhow::Result<()> {
+pub async fn history(
+    data_dir: Option<&Path>,
+    args: crate::log_cli::PhoneHistoryArgs,
+) -> anyhow::Result<()> {
     let context = Context::open(data_dir).await?;
     let phone = load_phone(&context, &args.phone)?;
     let client = client(&context, &phone, &args.portal)?;
+    if let Some(out) = &args.bundle {
+        let token = phone
+            .app
+            .device_token
+            .as_deref()
+            .context("this phone has not applied yet: it has no device token")?;
+        return super::log::phone_bundle(
+            &client,
+            phone.se.serial().as_str(),
+            token,
+            &args.phone,
+            &args,
+            out,
+        )
+        .await;
+    }
     let history = flows::history(&phone, &client).await?;
     println!(
         "利用履歴 — usage history ({} entries)",

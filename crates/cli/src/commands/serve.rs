@@ -44,6 +44,7 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
         portal_services(&context, &passphrase, service_hours, delay, roots.clone()).await?;
     let state = services.state.clone();
     let status = Arc::clone(&services.status);
+    let web = web_state(&context, &services)?;
     status
         .catch_up()
         .await
@@ -60,6 +61,10 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
     banner += &field(
         "API",
         format!("http://{address}/api/v1 (OpenAPI: /api/v1/openapi.json)"),
+    );
+    banner += &field(
+        "web pages",
+        format!("http://{address}/ (citizens), http://{address}/operator (operators)"),
     );
     banner += &field(
         "service hours (JST)",
@@ -90,6 +95,15 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
         ),
     );
     banner += &field("trusted SE vendors", roots.len().to_string());
+    if let Some(log) = &state.log {
+        banner += &field(
+            "usage log",
+            format!(
+                "http://{address}/api/v1/log/sth (log id {})",
+                log.public_key().log_id()
+            ),
+        );
+    }
     if roots.is_empty() {
         eprintln!(
             "warning: no SE vendor root is trusted, so every phone application will be refused; run `jpki se-vendor init`"
@@ -119,24 +133,56 @@ pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()>
             let _ = stop.wait_for(|stopped| *stopped).await;
         }
     }));
+    // The usage log's tree heads: on demand (at most once a second) and on this timer.
+    let log_signer = state.log.clone().map(|log| {
+        let every = Duration::from_secs(context.config.log.sign_interval_seconds);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(super::log::sign_periodically(log, every, async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }))
+    });
     let renewal = tokio::spawn(renew_responders(Arc::new(context), services, passphrase, {
         let mut stop = stop_rx.clone();
         async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         }
     }));
-    axum::serve(listener, jpki_portal::app(state).merge(status.router()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await
-        .context("serving")?;
+    let app = jpki_portal::app(state)
+        .merge(status.router())
+        .merge(jpki_web::router(web));
+    // The peer address reaches the pages' login rate limits.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await
+    .context("serving")?;
     let _ = worker.await;
     let _ = status_worker.await;
     let _ = renewal.await;
+    if let Some(log_signer) = log_signer {
+        let _ = log_signer.await;
+    }
     eprintln!("jpki portal stopped");
     Ok(())
+}
+
+/// The web pages (citizens' and the operator console) over the portal's services.
+pub fn web_state(
+    context: &Context,
+    services: &PortalServices,
+) -> anyhow::Result<jpki_web::WebState> {
+    Ok(jpki_web::WebState::from_portal(
+        &services.state,
+        context.store.clone(),
+        context.clock.clone(),
+        Some(Arc::clone(&services.status) as Arc<dyn StatusNotifier>),
+        jpki_web::WebConfig::default(),
+    )?)
 }
 
 /// What `jpki serve` runs: the portal's state, the status services it notifies, and
@@ -196,7 +242,8 @@ pub async fn portal_services(
                 Arc::new(jpki_verify::status::http::StdHttpTransport::default()),
             )),
         )?)
-        .with_hotline(hotline);
+        .with_hotline(hotline)
+        .with_log(super::log::open_usage_log(context, passphrase).await?);
     Ok(PortalServices {
         state,
         status,
