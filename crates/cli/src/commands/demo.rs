@@ -425,7 +425,7 @@ async fn phone_steps(
 
     step(
         9,
-        "マイナポータル — the portal",
+        "ポータル(マイナポータルの役) — the portal",
         &[
             "`jpki serve` runs the portal: the JSON API the phone app uses (/api/v1, OpenAPI at",
             "/api/v1/openapi.json), notifications over Server-Sent Events, and the issuance queue.",
