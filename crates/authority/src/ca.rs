@@ -160,36 +160,98 @@ impl<S: CaStore> CertificateAuthority<S> {
         }
     }
 
-    /// Issues one authorized certificate.
+    /// Issues one authorized certificate: reserves a serial (committed before anything
+    /// is signed), signs, records the certificate, and tells the status services.
     pub async fn issue(
         &self,
         authorization: &AuthorizedIssuance,
     ) -> Result<IssuedCertificate, AuthorityError> {
         let now = self.clock.now();
-        // Step 1: the CA for the certificate's purpose.
-        let purpose = authorization.kind.purpose;
-        let ca = self.ca(purpose);
-        let issuer_name = issuer_name(purpose);
+        let issuer_name = issuer_name(authorization.kind.purpose);
+        // Step 1: the validity first, so nothing is reserved for a refused issuance.
+        let validity = self.validity(authorization, now)?;
+        // Step 2: persist a fresh serial before signing, so no serial is ever used twice,
+        // even if this process dies between signing and recording.
+        let serial = self.reserve_serial(issuer_name, now).await?;
+        // Step 3: sign.
+        let certificate = self.sign(authorization, serial, validity, now)?;
+        // Step 4: record it.
+        self.store.record_certificate(&certificate).await?;
+        tracing::info!(kind = %authorization.kind, issuer = issuer_name, serial = %certificate.serial, "certificate issued");
+        // Step 5: the status services answer it from now on (good, or on hold while it
+        // waits for registration).
+        self.certificates_issued(&[(issuer_name.to_owned(), certificate.serial.clone())])
+            .await;
+        Ok(IssuedCertificate {
+            kind: certificate.kind,
+            issuer_name,
+            serial: certificate.serial,
+            subject_cn: certificate.subject_cn,
+            not_before: certificate.not_before,
+            not_after: certificate.not_after,
+            der: certificate.der,
+        })
+    }
 
-        // Step 2: the validity the rule gives, inside this CA's own.
-        let validity = end_entity_validity(&ValidityInput {
+    /// Signs one authorized certificate under a fresh random serial and returns it
+    /// unrecorded, for a caller that records it in its own transaction
+    /// ([`jpki_store::PhoneStore::accept_application`]) and then calls
+    /// [`CertificateAuthority::certificates_issued`].
+    ///
+    /// No serial is reserved first: until that transaction commits the certificate
+    /// exists only in this process's memory, so a crash or a refused write loses
+    /// nothing anyone has seen, and the write itself takes the serial (the `serials`
+    /// key refuses one already used: [`jpki_store::StoreError::SerialInUse`], upon
+    /// which the caller signs again, which draws another serial).
+    pub fn sign_unrecorded(
+        &self,
+        authorization: &AuthorizedIssuance,
+    ) -> Result<NewCertificate, AuthorityError> {
+        let now = self.clock.now();
+        let validity = self.validity(authorization, now)?;
+        self.sign(authorization, random_serial()?, validity, now)
+    }
+
+    /// Tells the status services (if any) about certificates just recorded.
+    pub async fn certificates_issued(&self, certificates: &[(String, SerialNumber)]) {
+        if let Some(notifier) = &self.notifier
+            && !certificates.is_empty()
+        {
+            notifier.certificates_issued(certificates).await;
+        }
+    }
+
+    /// The validity the rule gives, inside the issuing CA's own.
+    fn validity(
+        &self,
+        authorization: &AuthorizedIssuance,
+        now: OffsetDateTime,
+    ) -> Result<jpki_pkix::validity::EndEntityValidity, AuthorityError> {
+        end_entity_validity(&ValidityInput {
             issued_at: now,
             date_of_birth: authorization.date_of_birth,
             renews_not_after: authorization
                 .renewal_of
                 .as_ref()
                 .map(|renewal| renewal.not_after),
-            issuer_not_after: ca.issuer().not_after(),
+            issuer_not_after: self.ca(authorization.kind.purpose).issuer().not_after(),
             cap: authorization.cap,
         })
-        .map_err(AuthorityError::Issuance)?;
+        .map_err(AuthorityError::Issuance)
+    }
 
-        // Step 3: persist a fresh serial before signing, so no serial is ever used twice,
-        // even if this process dies between signing and recording.
-        let serial = self.reserve_serial(issuer_name, now).await?;
-
-        // Step 4: sign. The builder re-checks the invariants (key, validity, data). The
-        // CRL shard is chosen here, once, and written into the certificate.
+    /// Signs under `serial`; the builder re-checks the invariants (key, validity,
+    /// data). The CRL shard is chosen here, once, and written into the certificate.
+    fn sign(
+        &self,
+        authorization: &AuthorizedIssuance,
+        serial: SerialNumber,
+        validity: jpki_pkix::validity::EndEntityValidity,
+        now: OffsetDateTime,
+    ) -> Result<NewCertificate, AuthorityError> {
+        let purpose = authorization.kind.purpose;
+        let ca = self.ca(purpose);
+        let issuer_name = issuer_name(purpose);
         let subject_cn = random_subject_cn()?;
         let shard = ShardId::for_serial(&serial, self.endpoints.crl_shards.max(1));
         let (crl_distribution_point, ocsp_url) = match &self.endpoints.base_url {
@@ -218,45 +280,24 @@ impl<S: CaStore> CertificateAuthority<S> {
             .issuer()
             .issue(&template, ca.signer())
             .map_err(AuthorityError::Issuance)?;
-
-        // Step 5: record it.
-        self.store
-            .record_certificate(&NewCertificate {
-                issuer_name: issuer_name.to_owned(),
-                serial: serial.clone(),
-                kind: authorization.kind,
-                resident_id: authorization.resident_id,
-                holder: authorization.holder.clone(),
-                subject_cn: subject_cn.clone(),
-                not_before: validity.not_before,
-                not_after: validity.not_after,
-                der: der.clone(),
-                issued_at: now,
-                renewal_of: authorization
-                    .renewal_of
-                    .as_ref()
-                    .map(|r| (r.issuer_name.clone(), r.serial.clone())),
-                awaiting_registration: authorization.awaiting_registration,
-                application: authorization.application,
-                crl_shard: shard.get(),
-            })
-            .await?;
-        tracing::info!(kind = %authorization.kind, issuer = issuer_name, serial = %serial, "certificate issued");
-        // Step 6: the status services answer it from now on (good, or on hold while it
-        // waits for registration).
-        if let Some(notifier) = &self.notifier {
-            notifier
-                .certificates_issued(&[(issuer_name.to_owned(), serial.clone())])
-                .await;
-        }
-        Ok(IssuedCertificate {
-            kind: authorization.kind,
-            issuer_name,
+        Ok(NewCertificate {
+            issuer_name: issuer_name.to_owned(),
             serial,
+            kind: authorization.kind,
+            resident_id: authorization.resident_id,
+            holder: authorization.holder.clone(),
             subject_cn,
             not_before: validity.not_before,
             not_after: validity.not_after,
             der,
+            issued_at: now,
+            renewal_of: authorization
+                .renewal_of
+                .as_ref()
+                .map(|r| (r.issuer_name.clone(), r.serial.clone())),
+            awaiting_registration: authorization.awaiting_registration,
+            application: authorization.application,
+            crl_shard: shard.get(),
         })
     }
 

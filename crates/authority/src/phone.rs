@@ -2,7 +2,9 @@
 //! inside the service hours, registration, and the phone's notifications and history.
 //!
 //! The RA checks, in this order, each with its own [`ErrorCode`]:
-//! 1. the nonce is known, fresh and unused (`NONCE_*`), and is consumed;
+//! 1. the nonce is known, fresh and unused (`NONCE_*`); it is consumed, accepted or
+//!    refused, by the write that records the outcome (a replay racing this request
+//!    loses there and writes nothing);
 //! 2. the card signature certificate chains to our signature CA, is within its validity,
 //!    signed the application's canonical text, and is neither held nor revoked
 //!    (`CARD_*`);
@@ -12,8 +14,12 @@
 //! 5. each CSR verifies and holds the attested key (`CSR_*`);
 //! 6. the kinds are a non-empty subset of {signature, authentication}, one key each.
 //!
-//! Nothing is issued unless all pass. Outside the service hours an accepted application
-//! waits in the queue; [`PhoneService::process_queue`] issues it once the window opens.
+//! Nothing is issued unless all pass. Inside the service hours an accepted application
+//! is issued at once: both certificates signed in memory, then everything it writes
+//! (nonce, phone, application, certificates, event, usage lines) committed in one
+//! transaction (`PhoneStore::accept_application`), and the status services told after
+//! the commit. Outside the service hours it waits in the queue;
+//! [`PhoneService::process_queue`] issues it once the window opens.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,9 +36,9 @@ use jpki_model::time::{JST, jst_date};
 use jpki_model::{CertificateKind, CertificateStatus, Purpose};
 use jpki_pkix::{JpkiCertificate, VerifiedCsr};
 use jpki_store::{
-    ApplicationRecord, ApplicationState, CaStore, CertificateRecord, CertificateStore, Holder,
-    NewApplication, NewNonce, NonceError, NonceStore, PhoneStore, RegistryStore, Resident,
-    ResidentId, StoreError, UsageEntry, UsageOutcome,
+    AcceptedApplication, AcceptedOutcome, ApplicationRecord, ApplicationState, CaStore,
+    CertificateRecord, CertificateStore, Holder, NewApplication, NewNonce, NonceError, NonceStore,
+    PhoneStore, RegistryStore, Resident, ResidentId, StoreError, UsageEntry, UsageOutcome,
 };
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -43,6 +49,11 @@ use crate::hierarchy::issuer_name;
 use crate::ra::{AuthorizedIssuance, SIGNATURE_MINIMUM_AGE};
 
 mod lifecycle;
+
+/// How many times an accepted application is signed again after its random serial
+/// collided with a recorded one (127 random bits: a second collision in a row means
+/// something is badly wrong, not bad luck).
+const SERIAL_ATTEMPTS: u32 = 3;
 
 /// A refusal or failure, as the API reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +315,15 @@ fn nonce_error(error: StoreError) -> RaError {
     }
 }
 
+/// A CA failure, as the API reports it: the store's as unavailability, the rest as an
+/// internal error.
+fn authority_error(error: crate::AuthorityError) -> RaError {
+    match error {
+        crate::AuthorityError::Store(store) => RaError::from(store),
+        other => RaError::new(ErrorCode::Internal, other.to_string()),
+    }
+}
+
 fn decode(field: &str, text: &str) -> Result<Vec<u8>, RaError> {
     decode_der(text).map_err(|_| {
         RaError::new(
@@ -315,7 +335,7 @@ fn decode(field: &str, text: &str) -> Result<Vec<u8>, RaError> {
 
 impl<S> PhoneService<S>
 where
-    S: CaStore + CertificateStore + NonceStore + PhoneStore + RegistryStore + Clone,
+    S: CaStore + CertificateStore + NonceStore + PhoneStore + RegistryStore + Clone + 'static,
 {
     pub fn new(
         store: S,
@@ -366,14 +386,58 @@ where
         request: &ApplicationRequest,
     ) -> Result<ApplicationAccepted, RaError> {
         let now = self.clock.now();
-        // Step 1: the nonce, consumed whatever happens next.
+        let purpose = NoncePurpose::Application.as_str();
+        // Step 1: the nonce. Only read here, so that a replay is refused before any
+        // signature is checked; it is consumed by the write that records the outcome,
+        // accepted or refused.
         let nonce = decode_token(&request.nonce)
             .map_err(|_| RaError::new(ErrorCode::MalformedRequest, "nonce is not base64url"))?;
         self.store
-            .consume_nonce(&nonce, NoncePurpose::Application.as_str(), now)
+            .check_nonce(&nonce, purpose, now)
             .await
             .map_err(nonce_error)?;
+        match self.check_application(request, &nonce, now).await {
+            Ok((resident, card, keys)) => {
+                self.accept(
+                    &resident,
+                    &card,
+                    Some(&nonce),
+                    request.device.se_serial.clone(),
+                    keys,
+                    now,
+                )
+                .await
+            }
+            Err((resident, error)) => {
+                // Refused: the nonce is used up all the same (a second try needs a new
+                // one), and once the person is known their history says so.
+                self.store
+                    .consume_nonce(&nonce, purpose, now)
+                    .await
+                    .map_err(nonce_error)?;
+                if let Some(resident) = resident {
+                    self.history(
+                        &resident,
+                        now,
+                        Some(&request.device.se_serial),
+                        "applied",
+                        UsageOutcome::Refused,
+                        serde_json::json!({ "code": error.code.as_str(), "detail": error.detail }),
+                    )
+                    .await?;
+                }
+                Err(error)
+            }
+        }
+    }
 
+    /// Steps 2 to 6; on refusal, the error and the person if known by then.
+    async fn check_application(
+        &self,
+        request: &ApplicationRequest,
+        nonce: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(Resident, JpkiCertificate, Vec<StoredKey>), (Option<Resident>, RaError)> {
         // Step 2: the card's signature certificate, its signature and its status.
         let (card, card_record) = self
             .verified_card(
@@ -383,36 +447,17 @@ where
                 "the application",
                 now,
             )
-            .await?;
-
+            .await
+            .map_err(|error| (None, error))?;
         // Step 3: the resident.
-        let resident = self.resident(card_record.resident_id).await?;
-        let outcome = self.check_rest(request, &nonce, &resident, now).await;
-        let keys = match outcome {
-            Ok(keys) => keys,
-            Err(error) => {
-                self.history(
-                    &resident,
-                    now,
-                    Some(&request.device.se_serial),
-                    "applied",
-                    UsageOutcome::Refused,
-                    serde_json::json!({ "code": error.code.as_str(), "detail": error.detail }),
-                )
-                .await?;
-                return Err(error);
-            }
-        };
-
-        // Accepted: the phone, its token, the application.
-        self.accept(
-            &resident,
-            &card,
-            request.device.se_serial.clone(),
-            keys,
-            now,
-        )
-        .await
+        let resident = self
+            .resident(card_record.resident_id)
+            .await
+            .map_err(|error| (None, error))?;
+        match self.check_rest(request, nonce, &resident, now).await {
+            Ok(keys) => Ok((resident, card, keys)),
+            Err(error) => Err((Some(resident), error)),
+        }
     }
 
     /// Step 2 of every request signed with the card: the card's signature certificate
@@ -469,72 +514,254 @@ where
         Ok((card, card_record))
     }
 
-    /// Records an accepted application (the phone with a new token, the application,
-    /// the usage line) and issues it at once inside the service hours.
+    /// Records an accepted application in one transaction (`PhoneStore::accept_application`),
+    /// consuming its nonce (`None`: the caller consumed its own): inside the service
+    /// hours with its certificates, signed first in memory; outside them queued.
     async fn accept(
         &self,
         resident: &Resident,
         card: &JpkiCertificate,
+        nonce: Option<&[u8]>,
         device_id: String,
         keys: Vec<StoredKey>,
         now: OffsetDateTime,
     ) -> Result<ApplicationAccepted, RaError> {
-        let token = random_bytes(32)
-            .map_err(|_| RaError::new(ErrorCode::Internal, "random number generator failed"))?;
-        self.store
-            .save_device(&device_id, &sha256(&token), now)
-            .await?;
+        let rng = || RaError::new(ErrorCode::Internal, "random number generator failed");
+        let token = random_bytes(32).map_err(|_| rng())?;
+        let public_id = encode_token(&random_bytes(16).map_err(|_| rng())?);
         let mut kinds: Vec<PhoneKind> = keys.iter().map(|key| key.kind).collect();
         kinds.sort_by_key(|kind| kind.as_str());
         let stored = StoredRequest {
             keys,
             card_not_after: rfc3339(card.not_after()),
         };
-        let public_id =
-            encode_token(&random_bytes(16).map_err(|_| {
-                RaError::new(ErrorCode::Internal, "random number generator failed")
-            })?);
-        let application = self
-            .store
-            .create_application(&NewApplication {
-                public_id: public_id.clone(),
-                resident_id: resident.id,
-                device_id: device_id.clone(),
-                kinds: kinds.iter().map(|kind| kind.certificate_kind()).collect(),
-                card_certificate: (
-                    issuer_name(Purpose::Signature).to_owned(),
-                    card.serial().clone(),
-                ),
-                request: serde_json::to_value(&stored)
-                    .map_err(|_| RaError::new(ErrorCode::Internal, "encoding"))?,
-                submitted_at: now,
-            })
-            .await?;
-        self.history(
-            resident,
-            now,
-            Some(&device_id),
-            "applied",
-            UsageOutcome::Ok,
-            serde_json::json!({ "application": public_id, "kinds": kinds }),
-        )
-        .await?;
-
-        let mut state = WireState::Queued;
+        let application = NewApplication {
+            public_id: public_id.clone(),
+            resident_id: resident.id,
+            device_id: device_id.clone(),
+            kinds: kinds.iter().map(|kind| kind.certificate_kind()).collect(),
+            card_certificate: (
+                issuer_name(Purpose::Signature).to_owned(),
+                card.serial().clone(),
+            ),
+            request: serde_json::to_value(&stored)
+                .map_err(|_| RaError::new(ErrorCode::Internal, "encoding"))?,
+            submitted_at: now,
+        };
+        let line = |action: &str, outcome: UsageOutcome, detail: serde_json::Value| UsageEntry {
+            resident_id: resident.id,
+            at: now,
+            device_id: Some(device_id.clone()),
+            action: action.into(),
+            outcome,
+            detail,
+        };
+        let mut accepted = AcceptedApplication {
+            nonce: nonce.map(|nonce| {
+                (
+                    nonce.to_vec(),
+                    NoncePurpose::Application.as_str().to_owned(),
+                )
+            }),
+            at: now,
+            token_hash: sha256(&token).to_vec(),
+            application,
+            outcome: AcceptedOutcome::Queued,
+            history: vec![line(
+                "applied",
+                UsageOutcome::Ok,
+                serde_json::json!({ "application": public_id, "kinds": kinds }),
+            )],
+        };
+        let mut authorizations = Vec::new();
+        let open = self.config.service_hours.contains(now);
+        if open {
+            let detail = serde_json::json!({ "application": public_id });
+            match self.sign_application(resident, &device_id, &stored).await {
+                Ok(signed) => {
+                    let certificates;
+                    (authorizations, certificates) = signed.into_iter().unzip();
+                    accepted.outcome = AcceptedOutcome::Issued {
+                        at: now,
+                        certificates,
+                        event: (
+                            "ready_to_register".to_owned(),
+                            serde_json::json!({ "application_id": public_id }),
+                        ),
+                    };
+                    accepted
+                        .history
+                        .push(line("issued", UsageOutcome::Ok, detail.clone()));
+                    accepted
+                        .history
+                        .push(line("notified", UsageOutcome::Ok, detail));
+                }
+                Err(error) if error.code == ErrorCode::ServiceUnavailable => return Err(error),
+                Err(error) => {
+                    tracing::warn!(application = %public_id, %error, "issuance failed");
+                    accepted.outcome = AcceptedOutcome::Failed {
+                        reason: error.to_string(),
+                    };
+                    accepted.history.push(line(
+                        "issued",
+                        UsageOutcome::Failed,
+                        serde_json::json!({ "application": public_id, "code": error.code.as_str() }),
+                    ));
+                }
+            }
+        }
+        let record = self.write_accepted(&mut accepted, &authorizations).await?;
+        // The status services answer the new certificates (on hold until registration)
+        // from now on: after the commit, never before.
+        if let AcceptedOutcome::Issued { certificates, .. } = &accepted.outcome {
+            let issued: Vec<(String, jpki_model::SerialNumber)> = certificates
+                .iter()
+                .map(|c| (c.issuer_name.clone(), c.serial.clone()))
+                .collect();
+            self.ca.certificates_issued(&issued).await;
+            tracing::info!(application = %public_id, "phone certificates issued; phone notified");
+        }
         let mut expected_issuance = None;
-        if self.config.service_hours.contains(now) {
-            state = wire_state(self.issue(&application).await?);
-        } else {
+        if !open {
             expected_issuance = Some(rfc3339(self.config.service_hours.next_open(now)));
             tracing::info!(application = %public_id, "application queued outside service hours");
         }
         Ok(ApplicationAccepted {
             application_id: public_id,
-            state,
+            state: wire_state(record.state),
             device_token: encode_token(&token),
             device_id,
             expected_issuance,
         })
+    }
+
+    /// Writes the accepted application; a certificate whose serial another one took
+    /// (random serials colliding) is signed again under a new serial, and the write
+    /// retried. A nonce consumed meanwhile (a replay racing this request) writes
+    /// nothing and is refused as such.
+    async fn write_accepted(
+        &self,
+        accepted: &mut AcceptedApplication,
+        authorizations: &[AuthorizedIssuance],
+    ) -> Result<ApplicationRecord, RaError> {
+        for _ in 0..SERIAL_ATTEMPTS {
+            match self.store.accept_application(accepted).await {
+                Ok(record) => return Ok(record),
+                Err(StoreError::SerialInUse { issuer, serial }) => {
+                    tracing::warn!(
+                        issuer = %issuer,
+                        "random serial collided; signing again under another"
+                    );
+                    let AcceptedOutcome::Issued { certificates, .. } = &mut accepted.outcome else {
+                        return Err(RaError::new(
+                            ErrorCode::Internal,
+                            "a serial conflict without certificates",
+                        ));
+                    };
+                    let index = certificates
+                        .iter()
+                        .position(|c| c.issuer_name == issuer && c.serial == serial)
+                        .ok_or_else(|| {
+                            RaError::new(ErrorCode::Internal, "a serial conflict on no certificate")
+                        })?;
+                    let authorization = authorizations.get(index).ok_or_else(|| {
+                        RaError::new(ErrorCode::Internal, "a certificate without authorization")
+                    })?;
+                    certificates[index] = self
+                        .ca
+                        .sign_unrecorded(authorization)
+                        .map_err(authority_error)?;
+                }
+                Err(error @ StoreError::Nonce(_)) => return Err(nonce_error(error)),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(RaError::new(
+            ErrorCode::Internal,
+            format!("{SERIAL_ATTEMPTS} random serials in a row were taken"),
+        ))
+    }
+
+    /// The authorization for each key of a new application, and its certificate signed
+    /// in memory (not recorded: the store links it as it records the application).
+    async fn sign_application(
+        &self,
+        resident: &Resident,
+        device_id: &str,
+        stored: &StoredRequest,
+    ) -> Result<Vec<(AuthorizedIssuance, jpki_store::NewCertificate)>, RaError> {
+        let authorizations = self
+            .authorizations(resident, device_id, stored, None)
+            .await?;
+        // Two RSA signatures are most of a request's CPU time: on a blocking thread they
+        // do not hold up the runtime's workers, which drive every other request's I/O.
+        let ca = Arc::clone(&self.ca);
+        tokio::task::spawn_blocking(move || {
+            authorizations
+                .into_iter()
+                .map(|authorization| {
+                    let certificate = ca.sign_unrecorded(&authorization)?;
+                    Ok((authorization, certificate))
+                })
+                .collect::<Result<Vec<_>, crate::AuthorityError>>()
+        })
+        .await
+        .map_err(|_| RaError::new(ErrorCode::Internal, "the signing task failed"))?
+        .map_err(authority_error)
+    }
+
+    /// What the RA authorizes the CA to sign for an application's keys: kinds already
+    /// issued for `application` (crash recovery in the queue) are skipped.
+    async fn authorizations(
+        &self,
+        resident: &Resident,
+        device_id: &str,
+        stored: &StoredRequest,
+        application: Option<(&ApplicationRecord, &[CertificateRecord])>,
+    ) -> Result<Vec<AuthorizedIssuance>, RaError> {
+        let cap = OffsetDateTime::parse(&stored.card_not_after, &Rfc3339).map_err(|_| {
+            RaError::new(
+                ErrorCode::Internal,
+                "the stored card expiry does not decode",
+            )
+        })?;
+        let existing = application.map_or(&[][..], |(_, existing)| existing);
+        let mut authorizations = Vec::new();
+        for key in &stored.keys {
+            let kind = key.kind.certificate_kind();
+            if existing.iter().any(|record| record.kind == kind) {
+                continue;
+            }
+            // 新旧紐付け: each new certificate names the person's previous phone
+            // certificate of its kind (renewal, device change, re-issuance after lifting
+            // or an 異動). The kinds this application already has were skipped above, so
+            // the latest of this kind is never one of its own.
+            let previous = self
+                .store
+                .latest_certificate_of_kind(resident.id, kind)
+                .await?;
+            let public_key_der = decode_der(&key.public_key).map_err(|_| {
+                RaError::new(ErrorCode::Internal, "the stored public key does not decode")
+            })?;
+            authorizations.push(AuthorizedIssuance {
+                kind,
+                resident_id: resident.id,
+                holder: Holder::Device(device_id.to_owned()),
+                public_key_der,
+                basic_info: (kind.purpose == Purpose::Signature)
+                    .then(|| resident.basic_info.clone()),
+                date_of_birth: resident.basic_info.date_of_birth(),
+                renewal_of: previous.map(|record| crate::ra::Renewal {
+                    issuer_name: record.issuer_name.clone(),
+                    serial: record.serial.clone(),
+                    not_after: record.not_after,
+                }),
+                cap: Some(cap),
+                awaiting_registration: true,
+                application: application.map(|(record, _)| record.id),
+            });
+        }
+        Ok(authorizations)
     }
 
     /// Steps 2a: the card certificate is ours, in validity, and recorded.
@@ -742,56 +969,21 @@ where
             ));
         }
         let resident = self.resident(application.resident_id).await?;
-        let cap = OffsetDateTime::parse(&stored.card_not_after, &Rfc3339).map_err(|_| {
-            RaError::new(
-                ErrorCode::Internal,
-                "the stored card expiry does not decode",
-            )
-        })?;
         // Crash-safe: kinds already issued for this application are not issued twice.
         let existing = self.store.application_certificates(application.id).await?;
-        // 新旧紐付け: each new certificate names the person's previous phone certificate
-        // of its kind (renewal, device change, re-issuance after lifting or an 異動).
-        let previous = self.store.certificates_of_resident(resident.id).await?;
-        for key in &stored.keys {
-            let kind = key.kind.certificate_kind();
-            if existing.iter().any(|record| record.kind == kind) {
-                continue;
-            }
-            let public_key_der = decode_der(&key.public_key).map_err(|_| {
-                RaError::new(ErrorCode::Internal, "the stored public key does not decode")
-            })?;
-            let authorization = AuthorizedIssuance {
-                kind,
-                resident_id: resident.id,
-                holder: Holder::Device(application.device_id.clone()),
-                public_key_der,
-                basic_info: (kind.purpose == Purpose::Signature)
-                    .then(|| resident.basic_info.clone()),
-                date_of_birth: resident.basic_info.date_of_birth(),
-                renewal_of: previous
-                    .iter()
-                    .filter(|record| {
-                        record.kind == kind
-                            && !existing.iter().any(|mine| mine.serial == record.serial)
-                    })
-                    .max_by_key(|record| record.issued_at)
-                    .map(|record| crate::ra::Renewal {
-                        issuer_name: record.issuer_name.clone(),
-                        serial: record.serial.clone(),
-                        not_after: record.not_after,
-                    }),
-                cap: Some(cap),
-                awaiting_registration: true,
-                application: Some(application.id),
-            };
+        let authorizations = self
+            .authorizations(
+                &resident,
+                &application.device_id,
+                &stored,
+                Some((application, &existing)),
+            )
+            .await?;
+        for authorization in &authorizations {
             self.ca
-                .issue(&authorization)
+                .issue(authorization)
                 .await
-                .map_err(|error| match error {
-                    crate::AuthorityError::Store(store) => RaError::from(store),
-                    other => RaError::new(ErrorCode::Internal, other.to_string()),
-                })?;
+                .map_err(authority_error)?;
         }
         let detail = serde_json::json!({ "application": application.public_id });
         let entry = |action: &str| UsageEntry {

@@ -250,7 +250,7 @@ impl CaStore for Store {
 }
 
 /// What the store refuses before touching the database.
-fn check_new_certificate(certificate: &NewCertificate) -> Result<(), StoreError> {
+pub(crate) fn check_new_certificate(certificate: &NewCertificate) -> Result<(), StoreError> {
     if certificate.kind.medium != Medium::Phone
         && (certificate.awaiting_registration || certificate.application.is_some())
     {
@@ -330,6 +330,28 @@ impl CertificateStore for Store {
             .iter()
             .map(certificate_from_row)
             .collect()
+        })
+    }
+
+    async fn latest_certificate_of_kind(
+        &self,
+        resident_id: ResidentId,
+        kind: jpki_model::CertificateKind,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        dispatch!(self, |pool| {
+            sqlx::query(concat!(
+                "SELECT ",
+                certificate_columns!(),
+                " FROM certificates WHERE resident_id = $1 AND kind = $2 \
+                 ORDER BY issued_at DESC, issuer_name DESC, serial DESC LIMIT 1"
+            ))
+            .bind(resident_id.0)
+            .bind(kind.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(db("latest_certificate_of_kind"))?
+            .map(|row| certificate_from_row(&row))
+            .transpose()
         })
     }
 

@@ -35,6 +35,15 @@ pub enum StoreError {
         serial: SerialNumber,
     },
 
+    /// A certificate was to be recorded under a serial already used for its issuer
+    /// (a collision of random serials): nothing was written; the CA signs again under
+    /// a new serial.
+    #[error("serial {serial} is already used for issuer {issuer:?}")]
+    SerialInUse {
+        issuer: String,
+        serial: SerialNumber,
+    },
+
     /// Consuming a nonce failed.
     #[error(transparent)]
     Nonce(#[from] NonceError),

@@ -30,8 +30,8 @@
 //! | `residents` | [`RegistryStore`] | current record; My Number UNIQUE; `history_seq` |
 //! | `resident_history` | [`RegistryStore`] | append-only; key (resident, seq) |
 //! | `authorities` | [`CaStore::save_authority`] | CA generations; UNIQUE (name, SHA-256) |
-//! | `serials` | [`CaStore::reserve_serial`] | key (issuer, serial); never deleted |
-//! | `certificates` | [`CaStore::record_certificate`], [`CertificateStore::set_status`] | key (issuer, serial) → `serials`; holder → `cards`; `renewal_of` → itself |
+//! | `serials` | [`CaStore::reserve_serial`], [`PhoneStore::accept_application`] | key (issuer, serial); never deleted |
+//! | `certificates` | [`CaStore::record_certificate`], [`PhoneStore::accept_application`], [`CertificateStore::set_status`] | key (issuer, serial) → `serials`; holder → `cards`; `renewal_of` → itself |
 //! | `cards` | [`CardStore`] | card id key; (card, resident) referenced by certificates |
 //! | `nonces` | [`NonceStore`] | single use through a conditional `UPDATE` |
 //! | `audit_log` | [`AuditStore`], [`LifecycleStore`] | append-only from the API |
@@ -65,6 +65,15 @@
 //!   for serials, a conditional `UPDATE … WHERE used_at IS NULL` for nonces, a
 //!   conditional `UPDATE` for status compare-and-set), so they hold across processes
 //!   sharing one PostgreSQL database, not just within one `Store`.
+//! - **Accepted phone applications are written by one writer per `Store`, in groups**
+//!   ([`PhoneStore::accept_application`], module `accept`): everything an application
+//!   writes is one transaction, and concurrent applications share one (a `SAVEPOINT`
+//!   each, so a failing one is rolled back alone), acknowledged only after `COMMIT`.
+//!   Every transaction that appends usage holds the log's lock until it commits, so
+//!   without grouping each application would pay a full commit (a disk flush) in
+//!   series. The writer is a thread with its own runtime and connection (one more than
+//!   the pool's maximum): its many short round trips must not queue behind the
+//!   application's CPU work on the shared runtime.
 //! - **The My Number is stored in clear**: the registry must look residents up by it.
 //!   It is never logged by this crate (bound as a parameter, masked by `Debug`), and a
 //!   duplicate is reported without it. Database error DETAIL (which PostgreSQL fills
@@ -72,6 +81,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod accept;
 mod audit;
 mod ca;
 mod cards;
@@ -92,6 +102,7 @@ mod web;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use accept::{AcceptedApplication, AcceptedOutcome};
 pub use error::{NonceError, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use records::{

@@ -86,6 +86,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_web.sql"),
         postgres: include_str!("../migrations/postgres/0006_web.sql"),
     },
+    Migration {
+        version: 7,
+        name: "renewal_lookup",
+        sqlite: include_str!("../migrations/sqlite/0007_renewal_lookup.sql"),
+        postgres: include_str!("../migrations/postgres/0007_renewal_lookup.sql"),
+    },
 ];
 
 /// The schema version this program writes: the last migration's version.

@@ -8,6 +8,25 @@ use crate::records::{ConsumedNonce, NewNonce};
 use crate::store::{RowExt, Store, dispatch};
 use crate::traits::NonceStore;
 
+/// Why a nonce cannot be consumed, from its row (`purpose`, `expires_at`, `used_at`;
+/// `None` when there is no such nonce). Called only once consuming it has failed (or a
+/// check found it unusable), so a row of the right purpose, unused, has expired.
+pub(crate) fn nonce_failure(
+    row: Option<&impl RowExt>,
+    purpose: &str,
+) -> Result<NonceError, StoreError> {
+    let Some(row) = row else {
+        return Ok(NonceError::Unknown);
+    };
+    Ok(if row.text("purpose")? != purpose {
+        NonceError::WrongPurpose
+    } else if row.opt_int("used_at")?.is_some() {
+        NonceError::AlreadyUsed
+    } else {
+        NonceError::Expired
+    })
+}
+
 impl NonceStore for Store {
     async fn issue_nonce(&self, nonce: &NewNonce) -> Result<(), StoreError> {
         if nonce.value.is_empty() {
@@ -80,17 +99,32 @@ impl NonceStore for Store {
                     .fetch_optional(pool)
                     .await
                     .map_err(db(OPERATION))?;
-            let Some(row) = row else {
-                return Err(NonceError::Unknown.into());
-            };
-            let error = if row.text("purpose")? != purpose {
-                NonceError::WrongPurpose
-            } else if row.opt_int("used_at")?.is_some() {
-                NonceError::AlreadyUsed
-            } else {
-                NonceError::Expired
-            };
-            Err(error.into())
+            Err(nonce_failure(row.as_ref(), purpose)?.into())
+        })
+    }
+
+    async fn check_nonce(
+        &self,
+        value: &[u8],
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let now_micros = to_micros(now)?;
+        dispatch!(self, |pool| {
+            let row =
+                sqlx::query("SELECT purpose, expires_at, used_at FROM nonces WHERE nonce = $1")
+                    .bind(value)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db("check_nonce"))?;
+            if let Some(row) = &row
+                && row.text("purpose")? == purpose
+                && row.opt_int("used_at")?.is_none()
+                && row.int("expires_at")? > now_micros
+            {
+                return Ok(());
+            }
+            Err(nonce_failure(row.as_ref(), purpose)?.into())
         })
     }
 

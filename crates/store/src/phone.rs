@@ -18,10 +18,10 @@ use crate::store::{BackendPool, RowExt, Store, dispatch};
 use crate::traits::PhoneStore;
 use crate::usage::{AppendUsage, prepare_all, prepare_usage, usage_from_row};
 
-const APPLICATION_COLUMNS: &str = "id, public_id, resident_id, device_id, kinds, card_issuer, card_serial, \
+pub(crate) const APPLICATION_COLUMNS: &str = "id, public_id, resident_id, device_id, kinds, card_issuer, card_serial, \
      request_json, state, submitted_at, issued_at, registered_at, activate_at, failure";
 
-fn kinds_text(kinds: &[CertificateKind]) -> String {
+pub(crate) fn kinds_text(kinds: &[CertificateKind]) -> String {
     kinds
         .iter()
         .map(|kind| kind.as_str())
@@ -43,7 +43,7 @@ fn device_from_row(row: &impl RowExt) -> Result<DeviceRecord, StoreError> {
     })
 }
 
-fn application_from_row(row: &impl RowExt) -> Result<ApplicationRecord, StoreError> {
+pub(crate) fn application_from_row(row: &impl RowExt) -> Result<ApplicationRecord, StoreError> {
     let kinds = row
         .text("kinds")?
         .split(',')
@@ -162,21 +162,7 @@ impl PhoneStore for Store {
         application: &NewApplication,
     ) -> Result<ApplicationRecord, StoreError> {
         const OPERATION: &str = "create_application";
-        if application.public_id.is_empty() {
-            return Err(StoreError::Invalid(
-                "an application needs a public id".into(),
-            ));
-        }
-        if application.kinds.is_empty()
-            || application
-                .kinds
-                .iter()
-                .any(|kind| kind.medium != Medium::Phone)
-        {
-            return Err(StoreError::Invalid(
-                "an application asks for one or two phone certificate kinds".into(),
-            ));
-        }
+        check_new_application(application)?;
         let kinds = kinds_text(&application.kinds);
         let request = application.request.to_string();
         let submitted_at = to_micros(application.submitted_at)?;
@@ -221,6 +207,13 @@ impl PhoneStore for Store {
             tx.commit().await.map_err(db(OPERATION))?;
             Ok(record)
         })
+    }
+
+    async fn accept_application(
+        &self,
+        accepted: &crate::AcceptedApplication,
+    ) -> Result<ApplicationRecord, StoreError> {
+        self.accept_grouped(accepted).await
     }
 
     async fn application(&self, public_id: &str) -> Result<Option<ApplicationRecord>, StoreError> {
@@ -691,4 +684,25 @@ impl PhoneStore for Store {
             .collect()
         })
     }
+}
+
+/// What every new application must hold, checked before anything is written
+/// (`create_application` and `accept_application` alike).
+pub(crate) fn check_new_application(application: &NewApplication) -> Result<(), StoreError> {
+    if application.public_id.is_empty() {
+        return Err(StoreError::Invalid(
+            "an application needs a public id".into(),
+        ));
+    }
+    if application.kinds.is_empty()
+        || application
+            .kinds
+            .iter()
+            .any(|kind| kind.medium != Medium::Phone)
+    {
+        return Err(StoreError::Invalid(
+            "an application asks for one or two phone certificate kinds".into(),
+        ));
+    }
+    Ok(())
 }

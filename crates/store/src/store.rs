@@ -68,6 +68,8 @@ pub struct Store {
     pub(crate) log_pseudonym: Arc<std::sync::OnceLock<jpki_log::PseudonymKey>>,
     /// Where the database is, fit to print (passwords redacted).
     location: Arc<str>,
+    /// The writer that commits accepted applications in groups (`crate::accept`).
+    pub(crate) group_commit: Arc<crate::accept::GroupCommit>,
 }
 
 impl fmt::Debug for Store {
@@ -144,6 +146,7 @@ impl Store {
             backend: Backend::Sqlite(pool),
             log_pseudonym: Arc::default(),
             location: location.into(),
+            group_commit: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -182,6 +185,7 @@ impl Store {
             backend: Backend::Postgres(pool),
             log_pseudonym: Arc::default(),
             location: location.into(),
+            group_commit: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -214,7 +218,9 @@ impl Store {
     /// Closes every connection; later calls fail. Dropping the last clone also closes
     /// the pool, but without waiting.
     pub async fn close(&self) {
-        dispatch!(self, |pool| pool.close().await)
+        dispatch!(self, |pool| pool.close().await);
+        // After the pool: a writer started meanwhile would find it open.
+        self.stop_writer();
     }
 }
 

@@ -132,6 +132,15 @@ pub trait CertificateStore: Send + Sync {
         resident_id: ResidentId,
     ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
 
+    /// The person's latest certificate of `kind`: the last of
+    /// [`CertificateStore::certificates_of_resident`] of that kind, found by one index
+    /// lookup however many certificates the person has.
+    fn latest_certificate_of_kind(
+        &self,
+        resident_id: ResidentId,
+        kind: jpki_model::CertificateKind,
+    ) -> impl Future<Output = Result<Option<CertificateRecord>, StoreError>> + Send;
+
     /// Ordered by issue time, then issuer and serial.
     fn certificates_of_holder(
         &self,
@@ -189,6 +198,16 @@ pub trait NonceStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<ConsumedNonce, StoreError>> + Send;
 
+    /// Whether the nonce could be consumed now, without consuming it: a read, for
+    /// refusing a replay before doing expensive work. The same failures as
+    /// [`NonceStore::consume_nonce`]; only consuming it decides a race.
+    fn check_nonce(
+        &self,
+        value: &[u8],
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Deletes nonces that expired at or before `before`, used or not; returns how many.
     fn purge_expired_nonces(
         &self,
@@ -232,6 +251,21 @@ pub trait PhoneStore: Send + Sync {
         device_id: &str,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Everything an accepted application writes, in one transaction: the nonce consumed,
+    /// the phone saved with its token digest and bound to the person, the application
+    /// (queued, issued with its certificates and the phone's event, or failed), and the
+    /// usage lines with their chain links and log leaves. All or nothing: a nonce that
+    /// cannot be consumed (a replay) fails with [`StoreError::Nonce`], a serial already
+    /// used with [`StoreError::SerialInUse`], and either leaves nothing behind.
+    ///
+    /// Concurrent calls on one [`crate::Store`] share transactions (group commit, see
+    /// `crate::accept`): each returns only after its transaction committed, and a call
+    /// that fails takes no other call down with it.
+    fn accept_application(
+        &self,
+        accepted: &crate::AcceptedApplication,
+    ) -> impl Future<Output = Result<ApplicationRecord, StoreError>> + Send;
 
     /// Records an accepted application (state queued) and binds the phone to the person.
     fn create_application(

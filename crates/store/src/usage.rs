@@ -421,7 +421,7 @@ pub(crate) trait AppendUsage {
 
 macro_rules! impl_append_usage {
     ($db:ty) => {
-        impl AppendUsage for Transaction<'static, $db> {
+        impl<'c> AppendUsage for Transaction<'c, $db> {
             async fn append_usage_rows(
                 &mut self,
                 key: Option<&PseudonymKey>,

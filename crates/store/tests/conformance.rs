@@ -105,6 +105,11 @@ macro_rules! with_cases {
             usage_pages_filter_and_continue_newest_first,
             tree_heads_are_published_once_per_size,
             tampering_shows_in_what_the_audit_reads,
+            nonce_check_reads_without_consuming,
+            accepted_applications_are_written_all_or_nothing,
+            a_failing_job_leaves_its_group_commit_intact,
+            a_batch_whose_log_append_fails_is_written_job_by_job,
+            concurrent_accepts_commit_together_and_refuse_replays,
         );
     };
 }
@@ -207,6 +212,7 @@ mod cases {
     use super::data::{T0, add, at, default_info, info, my_number, new_resident, serial};
     use jpki_store::BackendKind;
 
+    pub use super::accept_cases::*;
     pub use super::log_cases::*;
     pub use super::relying_cases::*;
     pub use super::web_cases::*;
@@ -3541,7 +3547,7 @@ mod log_cases {
 
     /// Re-derives `resident`'s whole chain from the usage rows and checks every stored
     /// link and leaf against it; returns the chain's length.
-    async fn check_chain(store: &Store, resident: ResidentId) -> usize {
+    pub(super) async fn check_chain(store: &Store, resident: ResidentId) -> usize {
         let person =
             PersonLogId::new(store.person_log_id(resident).await.unwrap().unwrap()).unwrap();
         assert_eq!(
@@ -3973,5 +3979,550 @@ mod log_cases {
         let unlogged = store.unlogged_usage(0, 10).await.unwrap();
         assert_eq!(unlogged.len(), 1);
         assert_eq!(unlogged[0].event.action, "forged");
+    }
+}
+
+/// Cases for `PhoneStore::accept_application`: everything an accepted application writes
+/// in one transaction, all or nothing, and the group commit that shares transactions
+/// between concurrent callers.
+mod accept_cases {
+    use jpki_model::{CertificateKind, CertificateStatus, SerialNumber};
+    use jpki_store::{
+        AcceptedApplication, AcceptedOutcome, ApplicationState, CaStore, CertificateStore,
+        DeviceState, Holder, NewApplication, NewCertificate, NewNonce, NonceError, NonceStore,
+        PhoneStore, ResidentId, Store, StoreError, UsageEntry, UsageLogStore, UsageOutcome,
+    };
+    use time::macros::datetime;
+
+    use super::Fixture;
+    use super::data::{T0, add, at, serial};
+    use super::log_cases::check_chain;
+
+    const BOTH: [CertificateKind; 2] = [
+        CertificateKind::PHONE_SIGNATURE,
+        CertificateKind::PHONE_AUTHENTICATION,
+    ];
+
+    async fn nonce(store: &Store, n: u8) -> Vec<u8> {
+        let value = vec![n; 32];
+        store
+            .issue_nonce(&NewNonce {
+                value: value.clone(),
+                purpose: "application".into(),
+                subject: None,
+                issued_at: T0,
+                expires_at: at(600),
+            })
+            .await
+            .unwrap();
+        value
+    }
+
+    fn line(resident: ResidentId, device: &str, action: &str, id: &str) -> UsageEntry {
+        UsageEntry {
+            resident_id: resident,
+            at: at(5),
+            device_id: Some(device.into()),
+            action: action.into(),
+            outcome: UsageOutcome::Ok,
+            detail: serde_json::json!({ "application": id }),
+        }
+    }
+
+    /// An application on `device` issued at once, with certificates under `serials`
+    /// (signature, authentication).
+    fn issued(
+        resident: ResidentId,
+        nonce: &[u8],
+        device: &str,
+        id: &str,
+        serials: [u64; 2],
+    ) -> AcceptedApplication {
+        let certificates = BOTH
+            .iter()
+            .zip(serials)
+            .map(|(kind, n)| NewCertificate {
+                issuer_name: if *kind == CertificateKind::PHONE_SIGNATURE {
+                    "sign".into()
+                } else {
+                    "auth".into()
+                },
+                serial: serial(n),
+                kind: *kind,
+                resident_id: resident,
+                holder: Holder::Device(device.into()),
+                subject_cn: "2026JP0000000001".into(),
+                not_before: at(5),
+                not_after: datetime!(2031-04-01 14:59:59 UTC),
+                der: format!("not really DER {n}").into_bytes(),
+                issued_at: at(5),
+                renewal_of: None,
+                awaiting_registration: true,
+                application: None,
+                crl_shard: 0,
+            })
+            .collect();
+        AcceptedApplication {
+            nonce: Some((nonce.to_vec(), "application".into())),
+            at: at(5),
+            token_hash: vec![0x42; 32],
+            application: NewApplication {
+                public_id: id.into(),
+                resident_id: resident,
+                device_id: device.into(),
+                kinds: BOTH.to_vec(),
+                card_certificate: ("sign".into(), serial(9_999)),
+                request: serde_json::json!({ "keys": 2 }),
+                submitted_at: at(5),
+            },
+            outcome: AcceptedOutcome::Issued {
+                at: at(5),
+                certificates,
+                event: (
+                    "ready_to_register".into(),
+                    serde_json::json!({ "application_id": id }),
+                ),
+            },
+            history: vec![
+                line(resident, device, "applied", id),
+                line(resident, device, "issued", id),
+                line(resident, device, "notified", id),
+            ],
+        }
+    }
+
+    /// Everything `accepted` would have written is absent; its nonce is as `nonce_used`
+    /// says.
+    async fn left_nothing(store: &Store, accepted: &AcceptedApplication, nonce_used: bool) {
+        let id = &accepted.application.public_id;
+        assert_eq!(store.application(id).await.unwrap(), None, "{id}");
+        assert_eq!(
+            store.device(&accepted.application.device_id).await.unwrap(),
+            None,
+            "{id}"
+        );
+        if let AcceptedOutcome::Issued { certificates, .. } = &accepted.outcome {
+            for certificate in certificates {
+                if store
+                    .certificate(&certificate.issuer_name, &certificate.serial)
+                    .await
+                    .unwrap()
+                    .is_some_and(|c| c.holder == certificate.holder)
+                {
+                    panic!("{id}: certificate {} was recorded", certificate.serial);
+                }
+            }
+        }
+        let check = store
+            .check_nonce(&accepted.nonce.as_ref().unwrap().0, "application", at(6))
+            .await;
+        if nonce_used {
+            assert!(
+                matches!(check, Err(StoreError::Nonce(NonceError::AlreadyUsed))),
+                "{check:?}"
+            );
+        } else {
+            check.unwrap();
+        }
+    }
+
+    /// `accepted` was written whole.
+    async fn written(store: &Store, accepted: &AcceptedApplication) {
+        let id = &accepted.application.public_id;
+        let device_id = &accepted.application.device_id;
+        let record = store
+            .application(id)
+            .await
+            .unwrap()
+            .expect("the application");
+        let device = store.device(device_id).await.unwrap().expect("the phone");
+        assert_eq!(device.resident_id, Some(accepted.application.resident_id));
+        assert_eq!(device.token_hash, accepted.token_hash);
+        assert_eq!(device.state, DeviceState::Active);
+        assert!(matches!(
+            store
+                .check_nonce(&accepted.nonce.as_ref().unwrap().0, "application", at(6))
+                .await,
+            Err(StoreError::Nonce(NonceError::AlreadyUsed))
+        ));
+        match &accepted.outcome {
+            AcceptedOutcome::Issued { certificates, .. } => {
+                assert_eq!(record.state, ApplicationState::Issued);
+                assert_eq!(record.issued_at, Some(at(5)));
+                let recorded = store.application_certificates(record.id).await.unwrap();
+                assert_eq!(recorded.len(), certificates.len());
+                for certificate in certificates {
+                    let found = recorded
+                        .iter()
+                        .find(|c| c.serial == certificate.serial)
+                        .expect("linked to the application");
+                    assert_eq!(found.status, CertificateStatus::Pending);
+                    assert_eq!(found.der, certificate.der);
+                    // The serial is taken for good.
+                    let again = store
+                        .reserve_serial(&certificate.issuer_name, &certificate.serial, at(7))
+                        .await
+                        .unwrap_err();
+                    assert!(matches!(again, StoreError::Conflict { .. }), "{again:?}");
+                }
+                let events = store.events_after(device_id, 0, 10).await.unwrap();
+                assert_eq!(events.len(), 1);
+                assert_eq!(events[0].kind, "ready_to_register");
+                assert_eq!(events[0].payload["application_id"], id.as_str());
+            }
+            AcceptedOutcome::Queued => {
+                assert_eq!(record.state, ApplicationState::Queued);
+                assert!(
+                    store
+                        .application_certificates(record.id)
+                        .await
+                        .unwrap()
+                        .is_empty()
+                );
+                assert!(
+                    store
+                        .events_after(device_id, 0, 10)
+                        .await
+                        .unwrap()
+                        .is_empty()
+                );
+            }
+            AcceptedOutcome::Failed { reason } => {
+                assert_eq!(record.state, ApplicationState::Failed);
+                assert_eq!(record.failure.as_deref(), Some(reason.as_str()));
+                assert!(
+                    store
+                        .application_certificates(record.id)
+                        .await
+                        .unwrap()
+                        .is_empty()
+                );
+            }
+        }
+    }
+
+    fn serial_of(accepted: &AcceptedApplication, index: usize) -> SerialNumber {
+        match &accepted.outcome {
+            AcceptedOutcome::Issued { certificates, .. } => certificates[index].serial.clone(),
+            _ => panic!("not issued"),
+        }
+    }
+
+    pub async fn nonce_check_reads_without_consuming(f: &Fixture) {
+        let store = &f.store;
+        let value = nonce(store, 9).await;
+        let failure = |result: Result<(), StoreError>| match result {
+            Err(StoreError::Nonce(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        // Checking twice leaves it usable; then the one consumer gets it.
+        store
+            .check_nonce(&value, "application", at(1))
+            .await
+            .unwrap();
+        store
+            .check_nonce(&value, "application", at(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            failure(store.check_nonce(&value, "login", at(2)).await),
+            NonceError::WrongPurpose
+        );
+        assert_eq!(
+            failure(store.check_nonce(&value, "application", at(600)).await),
+            NonceError::Expired
+        );
+        assert_eq!(
+            failure(store.check_nonce(&[0x77; 32], "application", at(2)).await),
+            NonceError::Unknown
+        );
+        store
+            .consume_nonce(&value, "application", at(3))
+            .await
+            .unwrap();
+        assert_eq!(
+            failure(store.check_nonce(&value, "application", at(4)).await),
+            NonceError::AlreadyUsed
+        );
+    }
+
+    pub async fn accepted_applications_are_written_all_or_nothing(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 601).await.id;
+
+        // Issued at once: every row, in one call.
+        let first = issued(resident, &nonce(store, 1).await, "se-1", "app-1", [1, 2]);
+        let record = store.accept_application(&first).await.unwrap();
+        assert_eq!(record.state, ApplicationState::Issued);
+        written(store, &first).await;
+        let actions: Vec<String> = store
+            .usage_of_resident(resident)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.entry.action)
+            .collect();
+        assert_eq!(actions, ["applied", "issued", "notified"]);
+        assert_eq!(check_chain(store, resident).await, 3);
+        assert_eq!(store.log_tree_size().await.unwrap(), 3);
+
+        // A replay of its nonce, on another phone with fresh serials: refused as a
+        // replay, and nothing of it is written.
+        let replay = issued(
+            resident,
+            &first.nonce.clone().unwrap().0,
+            "se-2",
+            "app-2",
+            [3, 4],
+        );
+        let error = store.accept_application(&replay).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::Nonce(NonceError::AlreadyUsed)),
+            "{error:?}"
+        );
+        left_nothing(store, &replay, true).await;
+        assert!(
+            store
+                .reserve_serial("sign", &serial(3), at(7))
+                .await
+                .is_ok()
+        );
+
+        // A serial already used (here the first application's authentication serial,
+        // after a fresh signature serial): refused as such, and nothing is written, not
+        // even the nonce's consumption or the signature certificate's serial.
+        let clash = issued(resident, &nonce(store, 2).await, "se-3", "app-3", [5, 2]);
+        let error = store.accept_application(&clash).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::SerialInUse { issuer, serial: s } if issuer == "auth" && *s == serial(2)),
+            "{error:?}"
+        );
+        left_nothing(store, &clash, false).await;
+        assert!(
+            store
+                .reserve_serial("sign", &serial(5), at(7))
+                .await
+                .is_ok()
+        );
+        // The log did not move for either refusal.
+        assert_eq!(store.log_tree_size().await.unwrap(), 3);
+        assert_eq!(check_chain(store, resident).await, 3);
+
+        // The same application under a fresh serial (what the CA does) goes through,
+        // with the nonce the conflict left unused.
+        let mut retried = clash.clone();
+        if let AcceptedOutcome::Issued { certificates, .. } = &mut retried.outcome {
+            certificates[0].serial = serial(6);
+            certificates[1].serial = serial(7);
+        }
+        store.accept_application(&retried).await.unwrap();
+        written(store, &retried).await;
+
+        // Queued (outside the service hours) and failed applications.
+        let mut queued = issued(resident, &nonce(store, 3).await, "se-4", "app-4", [90, 91]);
+        queued.outcome = AcceptedOutcome::Queued;
+        queued.history.truncate(1);
+        let record = store.accept_application(&queued).await.unwrap();
+        assert_eq!(record.state, ApplicationState::Queued);
+        written(store, &queued).await;
+        assert_eq!(
+            store.queued_applications(10).await.unwrap()[0].public_id,
+            "app-4"
+        );
+        let mut failed = issued(resident, &nonce(store, 4).await, "se-5", "app-5", [92, 93]);
+        failed.outcome = AcceptedOutcome::Failed {
+            reason: "Internal: the key is too small".into(),
+        };
+        failed.history.truncate(1);
+        store.accept_application(&failed).await.unwrap();
+        written(store, &failed).await;
+        assert_eq!(check_chain(store, resident).await, 8);
+
+        // What cannot be written is refused before the transaction.
+        let mut foreign = issued(resident, &nonce(store, 5).await, "se-6", "app-6", [8, 9]);
+        if let AcceptedOutcome::Issued { certificates, .. } = &mut foreign.outcome {
+            certificates[0].holder = Holder::Device("se-other".into());
+        }
+        let error = store.accept_application(&foreign).await.unwrap_err();
+        assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+        left_nothing(store, &foreign, false).await;
+        // An unknown nonce.
+        let unknown = issued(resident, &[0xEE; 32], "se-7", "app-7", [10, 11]);
+        let error = store.accept_application(&unknown).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::Nonce(NonceError::Unknown)),
+            "{error:?}"
+        );
+        assert_eq!(store.log_tree_size().await.unwrap(), 8);
+    }
+
+    pub async fn a_failing_job_leaves_its_group_commit_intact(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 611).await.id;
+        let neighbour = add(store, 612).await.id;
+        let first = issued(resident, &nonce(store, 11).await, "se-a", "app-a", [21, 22]);
+        // The same nonce again, in the same batch.
+        let replay = issued(
+            resident,
+            &first.nonce.clone().unwrap().0,
+            "se-b",
+            "app-b",
+            [23, 24],
+        );
+        // A serial the first job takes earlier in the same transaction.
+        let clash = issued(
+            neighbour,
+            &nonce(store, 12).await,
+            "se-c",
+            "app-c",
+            [25, 22],
+        );
+        let last = issued(
+            neighbour,
+            &nonce(store, 13).await,
+            "se-d",
+            "app-d",
+            [26, 27],
+        );
+        let batch = [first.clone(), replay.clone(), clash.clone(), last.clone()];
+        let results = store.accept_applications_together(&batch).await;
+        assert_eq!(results.len(), 4);
+        assert_eq!(results[0].as_ref().unwrap().public_id, "app-a");
+        assert!(
+            matches!(results[1], Err(StoreError::Nonce(NonceError::AlreadyUsed))),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(&results[2], Err(StoreError::SerialInUse { serial: s, .. }) if *s == serial(22)),
+            "{:?}",
+            results[2]
+        );
+        assert_eq!(results[3].as_ref().unwrap().public_id, "app-d");
+        written(store, &first).await;
+        written(store, &last).await;
+        left_nothing(store, &replay, true).await;
+        left_nothing(store, &clash, false).await;
+        assert!(
+            store
+                .reserve_serial("sign", &serial(25), at(7))
+                .await
+                .is_ok()
+        );
+        // The log holds the two committed jobs' lines only, each person's chain whole.
+        assert_eq!(store.log_tree_size().await.unwrap(), 6);
+        assert_eq!(check_chain(store, resident).await, 3);
+        assert_eq!(check_chain(store, neighbour).await, 3);
+        let leaves = store.log_links(0, 100).await.unwrap();
+        assert_eq!(
+            leaves.iter().map(|l| l.link.leaf_index).collect::<Vec<_>>(),
+            (0..6).collect::<Vec<u64>>()
+        );
+        assert_eq!(serial_of(&first, 1), serial(22));
+
+        // A batch whose every job fails writes nothing at all.
+        let results = store
+            .accept_applications_together(&[replay.clone(), clash.clone()])
+            .await;
+        assert!(results.iter().all(Result::is_err), "{results:?}");
+        assert_eq!(store.log_tree_size().await.unwrap(), 6);
+    }
+
+    pub async fn a_batch_whose_log_append_fails_is_written_job_by_job(f: &Fixture) {
+        let store = &f.store;
+        let known = add(store, 631).await.id;
+        let first_timer = add(store, 632).await.id;
+        // `known` has a log id already; `first_timer` has none, and a store without the
+        // pseudonym key cannot make one.
+        store
+            .append_usage(&line(known, "se-k", "login", "-"))
+            .await
+            .unwrap();
+        let keyless = f.database.open_without_log_key().await.unwrap();
+        let fine = issued(known, &nonce(store, 31).await, "se-k", "app-k", [41, 42]);
+        let refused = issued(
+            first_timer,
+            &nonce(store, 32).await,
+            "se-f",
+            "app-f",
+            [43, 44],
+        );
+        let results = keyless
+            .accept_applications_together(&[fine.clone(), refused.clone()])
+            .await;
+        assert_eq!(results[0].as_ref().unwrap().public_id, "app-k");
+        assert!(
+            matches!(results[1], Err(StoreError::LogPseudonymKeyMissing)),
+            "{:?}",
+            results[1]
+        );
+        written(store, &fine).await;
+        left_nothing(store, &refused, false).await;
+        assert_eq!(check_chain(store, known).await, 4);
+        assert_eq!(store.log_tree_size().await.unwrap(), 4);
+        // A closed store's writer stops, and no new one starts.
+        keyless.close().await;
+        let late = issued(
+            known,
+            &nonce(store, 33).await,
+            "se-late",
+            "app-late",
+            [45, 46],
+        );
+        let error = keyless.accept_application(&late).await.unwrap_err();
+        assert!(matches!(error, StoreError::Database { .. }), "{error:?}");
+        left_nothing(store, &late, false).await;
+    }
+
+    pub async fn concurrent_accepts_commit_together_and_refuse_replays(f: &Fixture) {
+        let store = &f.store;
+        let residents = [add(store, 621).await.id, add(store, 622).await.id];
+        let mut nonces = Vec::new();
+        for n in 0..16u8 {
+            nonces.push(nonce(store, 100 + n).await);
+        }
+        // Two pools, as two processes sharing the database, each with its own writer.
+        let other = f.database.open().await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..24usize {
+            let store = if n % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            // Jobs 16..24 replay the nonces of jobs 0..8.
+            let accepted = issued(
+                residents[n % 2],
+                &nonces[n % 16],
+                &format!("se-{n}"),
+                &format!("app-{n}"),
+                [1000 + 2 * n as u64, 1001 + 2 * n as u64],
+            );
+            tasks.push(tokio::spawn(async move {
+                let result = store.accept_application(&accepted).await;
+                (accepted, result)
+            }));
+        }
+        let mut accepted = 0;
+        for task in tasks {
+            let (job, result) = task.await.unwrap();
+            match result {
+                Ok(record) => {
+                    assert_eq!(record.state, ApplicationState::Issued);
+                    written(store, &job).await;
+                    accepted += 1;
+                }
+                Err(StoreError::Nonce(NonceError::AlreadyUsed)) => {
+                    left_nothing(store, &job, true).await;
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(accepted, 16, "one application per nonce");
+        assert_eq!(store.log_tree_size().await.unwrap(), 48);
+        assert_eq!(
+            check_chain(store, residents[0]).await + check_chain(store, residents[1]).await,
+            48
+        );
     }
 }

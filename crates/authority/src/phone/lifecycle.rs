@@ -41,7 +41,8 @@ where
         + PhoneStore
         + RegistryStore
         + LifecycleStore
-        + Clone,
+        + Clone
+        + 'static,
 {
     fn lifecycle(&self) -> Lifecycle<S> {
         Lifecycle::new(
@@ -146,7 +147,7 @@ where
         // Step 9: the new signature certificate, as any application.
         let application = match keys {
             Some(keys) => Some(
-                self.accept(&resident, &card, request.device_id.clone(), keys, now)
+                self.accept(&resident, &card, None, request.device_id.clone(), keys, now)
                     .await?,
             ),
             None => None,
