@@ -17,6 +17,17 @@
 //! never waits to fill a batch: a batch is whatever queued while the previous one was
 //! being written, so a lone caller pays one commit, as before.
 //!
+//! # Several jobs at once
+//!
+//! A batch of more than one job is first written with one statement per step for all
+//! its jobs (`WriteAcceptances`: one `UPDATE` consuming every nonce, one upsert of the
+//! phones, one `INSERT` each for the applications, serials, certificates, their links
+//! and the events), in a transaction of its own. If any job would fail there (a nonce
+//! not consumed, a serial taken, a renewal not found, any database error), that
+//! transaction is rolled back and the batch is written again one `SAVEPOINT` per job as
+//! described above, which gives the job at fault its own error and commits the others.
+//! Either way the result is the same rows as writing the jobs one after the other.
+//!
 //! # What a job writes, in order
 //!
 //! 1. The nonce, consumed by the same conditional `UPDATE` as
@@ -57,7 +68,7 @@ use crate::phone::{
     APPLICATION_COLUMNS, INSERT_EVENT, application_from_row, check_new_application, kinds_text,
 };
 use crate::records::{ApplicationRecord, Holder, NewApplication, NewCertificate, UsageEntry};
-use crate::store::{Backend, Store};
+use crate::store::{Backend, RowExt, Store};
 use crate::usage::{AppendUsage, PreparedUsage, prepare_all};
 
 /// Most jobs one group commit takes: bounds how long the writer holds the write lock
@@ -346,78 +357,122 @@ macro_rules! impl_write_acceptance {
                         "an application with this id exists",
                     ))?;
                 let record = application_from_row(&row)?;
-                // Step 4: the certificates, each under a serial never used before.
-                let pending = StatusColumns::encode(&CertificateStatus::Pending)?;
-                for certificate in &job.certificates {
-                    let reserved = sqlx::query(
-                        "INSERT INTO serials (issuer_name, serial, reserved_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&certificate.issuer_name)
-                    .bind(&certificate.serial)
-                    .bind(certificate.issued_at)
-                    .execute(&mut **self)
-                    .await
-                    .map_err(db(OPERATION))?;
-                    if reserved.rows_affected() == 0 {
-                        return Err(StoreError::SerialInUse {
-                            issuer: certificate.issuer_name.clone(),
-                            serial: certificate.serial_number.clone(),
-                        });
-                    }
-                    if let Some((issuer, serial)) = &certificate.renewal_of {
-                        let old = sqlx::query(
-                            "SELECT 1 AS found FROM certificates WHERE issuer_name = $1 AND serial = $2",
-                        )
-                        .bind(issuer)
-                        .bind(serial)
-                        .fetch_optional(&mut **self)
+                // Step 4: the certificates, each under a serial never used before: a
+                // multi-row statement for all of the job's certificates per table.
+                if !job.certificates.is_empty() {
+                    let pending = StatusColumns::encode(&CertificateStatus::Pending)?;
+                    let mut reserve = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO serials (issuer_name, serial, reserved_at) ",
+                    );
+                    reserve.push_values(&job.certificates, |mut row, certificate| {
+                        row.push_bind(certificate.issuer_name.as_str())
+                            .push_bind(certificate.serial.as_slice())
+                            .push_bind(certificate.issued_at);
+                    });
+                    reserve.push(" ON CONFLICT DO NOTHING RETURNING issuer_name, serial");
+                    let reserved = reserve
+                        .build()
+                        .fetch_all(&mut **self)
                         .await
                         .map_err(db(OPERATION))?;
-                        if old.is_none() {
+                    if reserved.len() != job.certificates.len() {
+                        let reserved = reserved
+                            .iter()
+                            .map(|row| Ok((row.text("issuer_name")?, row.bytes("serial")?)))
+                            .collect::<Result<Vec<(String, Vec<u8>)>, StoreError>>()?;
+                        let taken = job
+                            .certificates
+                            .iter()
+                            .find(|certificate| {
+                                !reserved.iter().any(|(issuer, serial)| {
+                                    *issuer == certificate.issuer_name
+                                        && *serial == certificate.serial
+                                })
+                            })
+                            .unwrap_or(&job.certificates[0]);
+                        return Err(StoreError::SerialInUse {
+                            issuer: taken.issuer_name.clone(),
+                            serial: taken.serial_number.clone(),
+                        });
+                    }
+                    let renewed: Vec<&(String, Vec<u8>)> = job
+                        .certificates
+                        .iter()
+                        .filter_map(|certificate| certificate.renewal_of.as_ref())
+                        .collect();
+                    if !renewed.is_empty() {
+                        let mut lookup = sqlx::QueryBuilder::<$db>::new(
+                            "SELECT issuer_name, serial FROM certificates WHERE ",
+                        );
+                        let mut any = lookup.separated(" OR ");
+                        for (issuer, serial) in &renewed {
+                            any.push("(issuer_name = ")
+                                .push_bind_unseparated(issuer.as_str())
+                                .push_unseparated(" AND serial = ")
+                                .push_bind_unseparated(serial.as_slice())
+                                .push_unseparated(")");
+                        }
+                        let found = lookup
+                            .build()
+                            .fetch_all(&mut **self)
+                            .await
+                            .map_err(db(OPERATION))?
+                            .iter()
+                            .map(|row| Ok((row.text("issuer_name")?, row.bytes("serial")?)))
+                            .collect::<Result<Vec<(String, Vec<u8>)>, StoreError>>()?;
+                        if renewed.iter().any(|old| !found.contains(old)) {
                             return Err(StoreError::not_found(
                                 "the certificate named in renewal_of",
                             ));
                         }
                     }
-                    sqlx::query(
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO certificates \
                          (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
                           not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
-                          status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) \
-                         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, NULL, NULL, \
-                          $14, $10)",
-                    )
-                    .bind(&certificate.issuer_name)
-                    .bind(&certificate.serial)
-                    .bind(certificate.kind)
-                    .bind(job.resident_id)
-                    .bind(&job.device_id)
-                    .bind(&certificate.subject_cn)
-                    .bind(certificate.not_before)
-                    .bind(certificate.not_after)
-                    .bind(&certificate.der)
-                    .bind(certificate.issued_at)
-                    .bind(certificate.renewal_of.as_ref().map(|(issuer, _)| issuer.as_str()))
-                    .bind(certificate.renewal_of.as_ref().map(|(_, serial)| serial.as_slice()))
-                    .bind(pending.status)
-                    .bind(certificate.crl_shard)
-                    .execute(&mut **self)
-                    .await
-                    .map_err(unique_conflict(
-                        OPERATION,
-                        "a certificate is already recorded under this serial",
-                    ))?;
-                    sqlx::query(
-                        "INSERT INTO application_certificates (application_id, issuer_name, serial) \
-                         VALUES ($1, $2, $3)",
-                    )
-                    .bind(record.id.0)
-                    .bind(&certificate.issuer_name)
-                    .bind(&certificate.serial)
-                    .execute(&mut **self)
-                    .await
-                    .map_err(db(OPERATION))?;
+                          status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) ",
+                    );
+                    insert.push_values(&job.certificates, |mut row, certificate| {
+                        row.push_bind(certificate.issuer_name.as_str())
+                            .push_bind(certificate.serial.as_slice())
+                            .push_bind(certificate.kind)
+                            .push_bind(job.resident_id)
+                            .push("NULL")
+                            .push_bind(job.device_id.as_str())
+                            .push_bind(certificate.subject_cn.as_str())
+                            .push_bind(certificate.not_before)
+                            .push_bind(certificate.not_after)
+                            .push_bind(certificate.der.as_slice())
+                            .push_bind(certificate.issued_at)
+                            .push_bind(certificate.renewal_of.as_ref().map(|(issuer, _)| issuer.as_str()))
+                            .push_bind(certificate.renewal_of.as_ref().map(|(_, serial)| serial.as_slice()))
+                            .push_bind(pending.status)
+                            .push("NULL")
+                            .push("NULL")
+                            .push("NULL")
+                            .push_bind(certificate.crl_shard)
+                            .push_bind(certificate.issued_at);
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(unique_conflict(
+                            OPERATION,
+                            "a certificate is already recorded under this serial",
+                        ))?;
+                    let mut link = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO application_certificates (application_id, issuer_name, serial) ",
+                    );
+                    link.push_values(&job.certificates, |mut row, certificate| {
+                        row.push_bind(record.id.0)
+                            .push_bind(certificate.issuer_name.as_str())
+                            .push_bind(certificate.serial.as_slice());
+                    });
+                    link.build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(db(OPERATION))?;
                 }
                 // Step 5: the phone's notification.
                 if let Some((kind, payload)) = &job.event {
@@ -439,6 +494,262 @@ macro_rules! impl_write_acceptance {
 
 impl_write_acceptance!(Sqlite);
 impl_write_acceptance!(Postgres);
+
+/// Steps 1 to 5 of every job of a batch at once, each step one statement for all the
+/// jobs; used when the batch has more than one job. Any shortfall (a nonce not
+/// consumed, a serial taken, a renewal not found) or database error is `Err` and the
+/// caller rolls the whole transaction back and writes the jobs one savepoint each,
+/// which finds the job at fault and gives it its own error.
+pub(crate) trait WriteAcceptances {
+    async fn write_acceptances(
+        &mut self,
+        jobs: &[PreparedAcceptance],
+    ) -> Result<Vec<ApplicationRecord>, StoreError>;
+}
+
+fn shortfall(what: &str) -> StoreError {
+    StoreError::Invalid(format!("batched write: {what}"))
+}
+
+macro_rules! impl_write_acceptances {
+    ($db:ty) => {
+        impl<'c> WriteAcceptances for Transaction<'c, $db> {
+            async fn write_acceptances(
+                &mut self,
+                jobs: &[PreparedAcceptance],
+            ) -> Result<Vec<ApplicationRecord>, StoreError> {
+                // Step 1: the nonces, every one consumed or the batch falls back.
+                let nonces: Vec<(&Vec<u8>, &String, i64)> = jobs
+                    .iter()
+                    .filter_map(|job| job.nonce.as_ref().map(|(n, p)| (n, p, job.at)))
+                    .collect();
+                if !nonces.is_empty() {
+                    let mut update =
+                        sqlx::QueryBuilder::<$db>::new("UPDATE nonces SET used_at = CASE");
+                    for (nonce, _, at) in &nonces {
+                        update
+                            .push(" WHEN nonce = ")
+                            .push_bind(nonce.as_slice())
+                            .push(" THEN ")
+                            .push_bind(*at);
+                    }
+                    update.push(" END WHERE ");
+                    let mut any = update.separated(" OR ");
+                    for (nonce, purpose, at) in &nonces {
+                        any.push("(nonce = ")
+                            .push_bind_unseparated(nonce.as_slice())
+                            .push_unseparated(" AND purpose = ")
+                            .push_bind_unseparated(purpose.as_str())
+                            .push_unseparated(" AND used_at IS NULL AND expires_at > ")
+                            .push_bind_unseparated(*at)
+                            .push_unseparated(")");
+                    }
+                    update.push(" RETURNING nonce");
+                    let consumed = update
+                        .build()
+                        .fetch_all(&mut **self)
+                        .await
+                        .map_err(db(OPERATION))?;
+                    if consumed.len() != nonces.len() {
+                        return Err(shortfall("a nonce was not consumed"));
+                    }
+                }
+                // Step 2: the phones, each once with the last job's values (what writing
+                // the jobs in order leaves), created at its first job's time.
+                let mut devices: Vec<(&PreparedAcceptance, i64)> = Vec::new();
+                for job in jobs {
+                    match devices.iter_mut().find(|(last, _)| last.device_id == job.device_id) {
+                        Some(entry) => entry.0 = job,
+                        None => devices.push((job, job.at)),
+                    }
+                }
+                let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO devices (device_id, token_hash, resident_id, state, created_at, updated_at) ",
+                );
+                upsert.push_values(&devices, |mut row, (job, created_at)| {
+                    row.push_bind(job.device_id.as_str())
+                        .push_bind(job.token_hash.as_slice())
+                        .push_bind(job.resident_id)
+                        .push("'active'")
+                        .push_bind(*created_at)
+                        .push_bind(job.at);
+                });
+                upsert.push(
+                    " ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash, \
+                     resident_id = excluded.resident_id, state = 'active', \
+                     updated_at = excluded.updated_at",
+                );
+                upsert
+                    .build()
+                    .execute(&mut **self)
+                    .await
+                    .map_err(db(OPERATION))?;
+                // Step 3: the applications.
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO applications (public_id, resident_id, device_id, kinds, card_issuer, \
+                     card_serial, request_json, state, submitted_at, issued_at, failure) ",
+                );
+                insert.push_values(jobs, |mut row, job| {
+                    row.push_bind(job.public_id.as_str())
+                        .push_bind(job.resident_id)
+                        .push_bind(job.device_id.as_str())
+                        .push_bind(job.kinds.as_str())
+                        .push_bind(job.card_issuer.as_str())
+                        .push_bind(job.card_serial.as_slice())
+                        .push_bind(job.request_json.as_str())
+                        .push_bind(job.state)
+                        .push_bind(job.submitted_at)
+                        .push_bind(job.issued_at)
+                        .push_bind(job.failure.as_deref());
+                });
+                insert.push(" RETURNING ");
+                insert.push(APPLICATION_COLUMNS);
+                let mut written = Vec::with_capacity(jobs.len());
+                for row in insert
+                    .build()
+                    .fetch_all(&mut **self)
+                    .await
+                    .map_err(db(OPERATION))?
+                {
+                    written.push(application_from_row(&row)?);
+                }
+                let mut records = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let index = written
+                        .iter()
+                        .position(|record| record.public_id == job.public_id)
+                        .ok_or_else(|| shortfall("an application was not written"))?;
+                    records.push(written.swap_remove(index));
+                }
+                // Step 4: the certificates of every job.
+                let certificates: Vec<(&PreparedAcceptance, &ApplicationRecord, &PreparedCertificate)> =
+                    jobs.iter()
+                        .zip(&records)
+                        .flat_map(|(job, record)| {
+                            job.certificates.iter().map(move |certificate| (job, record, certificate))
+                        })
+                        .collect();
+                if !certificates.is_empty() {
+                    let pending = StatusColumns::encode(&CertificateStatus::Pending)?;
+                    let mut reserve = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO serials (issuer_name, serial, reserved_at) ",
+                    );
+                    reserve.push_values(&certificates, |mut row, (_, _, certificate)| {
+                        row.push_bind(certificate.issuer_name.as_str())
+                            .push_bind(certificate.serial.as_slice())
+                            .push_bind(certificate.issued_at);
+                    });
+                    reserve.push(" ON CONFLICT DO NOTHING RETURNING serial");
+                    let reserved = reserve
+                        .build()
+                        .fetch_all(&mut **self)
+                        .await
+                        .map_err(db(OPERATION))?;
+                    if reserved.len() != certificates.len() {
+                        return Err(shortfall("a serial is taken"));
+                    }
+                    let renewed: Vec<&(String, Vec<u8>)> = certificates
+                        .iter()
+                        .filter_map(|(_, _, certificate)| certificate.renewal_of.as_ref())
+                        .collect();
+                    if !renewed.is_empty() {
+                        let mut lookup = sqlx::QueryBuilder::<$db>::new(
+                            "SELECT issuer_name, serial FROM certificates WHERE ",
+                        );
+                        let mut any = lookup.separated(" OR ");
+                        for (issuer, serial) in &renewed {
+                            any.push("(issuer_name = ")
+                                .push_bind_unseparated(issuer.as_str())
+                                .push_unseparated(" AND serial = ")
+                                .push_bind_unseparated(serial.as_slice())
+                                .push_unseparated(")");
+                        }
+                        let found = lookup
+                            .build()
+                            .fetch_all(&mut **self)
+                            .await
+                            .map_err(db(OPERATION))?
+                            .iter()
+                            .map(|row| Ok((row.text("issuer_name")?, row.bytes("serial")?)))
+                            .collect::<Result<Vec<(String, Vec<u8>)>, StoreError>>()?;
+                        if renewed.iter().any(|old| !found.contains(old)) {
+                            return Err(shortfall("a renewed certificate is not found"));
+                        }
+                    }
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO certificates \
+                         (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
+                          not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
+                          status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) ",
+                    );
+                    insert.push_values(&certificates, |mut row, (job, _, certificate)| {
+                        row.push_bind(certificate.issuer_name.as_str())
+                            .push_bind(certificate.serial.as_slice())
+                            .push_bind(certificate.kind)
+                            .push_bind(job.resident_id)
+                            .push("NULL")
+                            .push_bind(job.device_id.as_str())
+                            .push_bind(certificate.subject_cn.as_str())
+                            .push_bind(certificate.not_before)
+                            .push_bind(certificate.not_after)
+                            .push_bind(certificate.der.as_slice())
+                            .push_bind(certificate.issued_at)
+                            .push_bind(certificate.renewal_of.as_ref().map(|(issuer, _)| issuer.as_str()))
+                            .push_bind(certificate.renewal_of.as_ref().map(|(_, serial)| serial.as_slice()))
+                            .push_bind(pending.status)
+                            .push("NULL")
+                            .push("NULL")
+                            .push("NULL")
+                            .push_bind(certificate.crl_shard)
+                            .push_bind(certificate.issued_at);
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(db(OPERATION))?;
+                    let mut link = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO application_certificates (application_id, issuer_name, serial) ",
+                    );
+                    link.push_values(&certificates, |mut row, (_, record, certificate)| {
+                        row.push_bind(record.id.0)
+                            .push_bind(certificate.issuer_name.as_str())
+                            .push_bind(certificate.serial.as_slice());
+                    });
+                    link.build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(db(OPERATION))?;
+                }
+                // Step 5: the phones' notifications, in job order.
+                let events: Vec<(&PreparedAcceptance, &(String, String))> = jobs
+                    .iter()
+                    .filter_map(|job| job.event.as_ref().map(|event| (job, event)))
+                    .collect();
+                if !events.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO device_events (device_id, kind, payload_json, created_at) ",
+                    );
+                    insert.push_values(&events, |mut row, (job, (kind, payload))| {
+                        row.push_bind(job.device_id.as_str())
+                            .push_bind(kind.as_str())
+                            .push_bind(payload.as_str())
+                            .push_bind(job.issued_at.unwrap_or(job.at));
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(db(OPERATION))?;
+                }
+                Ok(records)
+            }
+        }
+    };
+}
+
+impl_write_acceptances!(Sqlite);
+impl_write_acceptances!(Postgres);
 
 /// Jobs handed to the writer together (one, or a test's batch), and where their
 /// answers go.
@@ -692,27 +1003,53 @@ async fn write_batch(
     let failed = |error| BatchFailure::Transaction(database_error(OPERATION, error));
     macro_rules! in_one_transaction {
         ($begin:expr) => {{
+            // Several jobs: first all of them at once, a statement per step for the
+            // whole batch (`write_acceptances`); if any job fails there, nothing of that
+            // attempt is kept and the jobs are written again below, a savepoint each.
+            if jobs.len() > 1 {
+                let mut tx = $begin.await.map_err(failed)?;
+                match tx.write_acceptances(jobs).await {
+                    Ok(records) => {
+                        let history: Vec<PreparedUsage> = jobs
+                            .iter()
+                            .flat_map(|job| job.history.iter().cloned())
+                            .collect();
+                        if let Err(error) = tx.append_usage_rows(key, &history, OPERATION).await {
+                            tx.rollback().await.map_err(failed)?;
+                            return Err(BatchFailure::Log(error));
+                        }
+                        tx.commit().await.map_err(failed)?;
+                        return Ok(records.into_iter().map(Ok).collect());
+                    }
+                    Err(_) => tx.rollback().await.map_err(failed)?,
+                }
+            }
             let mut tx = $begin.await.map_err(failed)?;
             let mut results = Vec::with_capacity(jobs.len());
             // A lone job needs no savepoint: if it fails, the whole transaction rolls
-            // back below.
+            // back below. Between two jobs, ending one job's savepoint and opening the
+            // next one's is a single round trip.
             let grouped = jobs.len() > 1;
-            for job in jobs {
-                if grouped {
-                    sqlx::query("SAVEPOINT accept_job")
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(failed)?;
-                }
+            if grouped {
+                sqlx::raw_sql("SAVEPOINT accept_job")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+            }
+            for (index, job) in jobs.iter().enumerate() {
                 let result = tx.write_acceptance(job).await;
                 if grouped {
-                    if result.is_err() {
-                        sqlx::query("ROLLBACK TO SAVEPOINT accept_job")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(failed)?;
-                    }
-                    sqlx::query("RELEASE SAVEPOINT accept_job")
+                    let end = if result.is_err() {
+                        "ROLLBACK TO SAVEPOINT accept_job; RELEASE SAVEPOINT accept_job"
+                    } else {
+                        "RELEASE SAVEPOINT accept_job"
+                    };
+                    let next = if index + 1 < jobs.len() {
+                        "; SAVEPOINT accept_job"
+                    } else {
+                        ""
+                    };
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{end}{next}")))
                         .execute(&mut *tx)
                         .await
                         .map_err(failed)?;

@@ -22,7 +22,9 @@
 //!    entry makes their pseudonymous log id from the store's pseudonym key
 //!    ([`Store::set_log_pseudonym_key`]).
 //! 3. The entry hash `E(seq)`, `chain(seq)` and the leaf hash are computed.
-//! 4. The usage row, the leaf and the link are inserted.
+//! 4. The usage rows, then the leaves, then the links are inserted, a multi-row
+//!    `INSERT` per table for up to 64 rows (the hashes of every row are computed
+//!    first, in order, so a batch of lines costs three statements, not three a line).
 //!
 //! If anything fails, the transaction rolls back: no row is ever without its leaf and
 //! link, nor a leaf without its row. An entry that cannot be encoded (a detail with a
@@ -375,15 +377,6 @@ const CHAIN_HEAD: &str = "SELECT p.person_log_id, l.seq, l.chain FROM log_person
 const INSERT_PERSON: &str =
     "INSERT INTO log_persons (resident_id, person_log_id, created_at) VALUES ($1, $2, $3)";
 
-const INSERT_USAGE: &str = "INSERT INTO usage_history \
-     (resident_id, occurred_at, device_id, action, outcome, detail_json) \
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-
-const INSERT_LEAF: &str = "INSERT INTO log_leaves (leaf_index, leaf_hash) VALUES ($1, $2)";
-
-const INSERT_LINK: &str = "INSERT INTO log_links \
-     (resident_id, seq, leaf_index, usage_id, entry_hash, chain) VALUES ($1, $2, $3, $4, $5, $6)";
-
 /// A person's chain head inside one append.
 struct Head {
     person: PersonLogId,
@@ -419,6 +412,40 @@ pub(crate) trait AppendUsage {
     ) -> Result<Vec<i64>, StoreError>;
 }
 
+/// Rows one multi-row `INSERT` of the append writes at most. A batch is written in
+/// chunks whose sizes are powers of two up to this (64 = 32 + 16 + …), so each table
+/// sees at most seven statement texts and the connection's statement cache keeps them
+/// all prepared.
+const MAX_ROWS_PER_INSERT: usize = 64;
+
+/// The chunk sizes `count` rows are written in: powers of two, largest first.
+fn insert_chunks(count: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let left = count - start;
+        if left == 0 {
+            return None;
+        }
+        let size = if left >= MAX_ROWS_PER_INSERT {
+            MAX_ROWS_PER_INSERT
+        } else {
+            1 << left.ilog2()
+        };
+        let range = start..start + size;
+        start += size;
+        Some(range)
+    })
+}
+
+/// One entry with everything computed: its leaf index, seq, E(seq), chain(seq), leaf.
+struct ComputedLink {
+    leaf_index: i64,
+    seq: i64,
+    entry_hash: HashValue,
+    chain: HashValue,
+    leaf: HashValue,
+}
+
 macro_rules! impl_append_usage {
     ($db:ty) => {
         impl<'c> AppendUsage for Transaction<'c, $db> {
@@ -443,7 +470,7 @@ macro_rules! impl_append_usage {
                     StoreError::corrupt("log_state.tree_size", "below the batch just added")
                 })?;
                 let mut heads: HashMap<i64, Head> = HashMap::new();
-                let mut ids = Vec::with_capacity(entries.len());
+                let mut links = Vec::with_capacity(entries.len());
                 for (offset, entry) in entries.iter().enumerate() {
                     let leaf_index = first + offset as u64;
                     // Step 2: the person's log id and chain head.
@@ -505,37 +532,88 @@ macro_rules! impl_append_usage {
                         .map_err(|error| StoreError::Invalid(format!("usage entry: {error}")))?;
                     let chain = next_chain(&head.chain, &entry_hash);
                     let leaf = link_leaf_hash(&head.person, seq, &chain, &entry_hash);
-                    // Step 4: the row, the leaf, the link.
-                    let id = sqlx::query(INSERT_USAGE)
-                        .bind(entry.resident_id)
-                        .bind(entry.at)
-                        .bind(entry.device_id.as_deref())
-                        .bind(&entry.action)
-                        .bind(entry.outcome)
-                        .bind(&entry.detail_json)
-                        .fetch_one(&mut **self)
-                        .await
-                        .map_err(db(operation))?
-                        .int("id")?;
-                    sqlx::query(INSERT_LEAF)
-                        .bind(to_i64(leaf_index, "leaf index")?)
-                        .bind(leaf.as_bytes().as_slice())
-                        .execute(&mut **self)
-                        .await
-                        .map_err(db(operation))?;
-                    sqlx::query(INSERT_LINK)
-                        .bind(entry.resident_id)
-                        .bind(to_i64(seq, "seq")?)
-                        .bind(to_i64(leaf_index, "leaf index")?)
-                        .bind(id)
-                        .bind(entry_hash.as_bytes().as_slice())
-                        .bind(chain.as_bytes().as_slice())
-                        .execute(&mut **self)
-                        .await
-                        .map_err(db(operation))?;
                     head.seq = seq;
                     head.chain = chain;
-                    ids.push(id);
+                    links.push(ComputedLink {
+                        leaf_index: to_i64(leaf_index, "leaf index")?,
+                        seq: to_i64(seq, "seq")?,
+                        entry_hash,
+                        chain,
+                        leaf,
+                    });
+                }
+                // Step 4: the rows, the leaves, the links, a multi-row INSERT per chunk.
+                let mut ids = Vec::with_capacity(entries.len());
+                for range in insert_chunks(entries.len()) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO usage_history \
+                         (resident_id, occurred_at, device_id, action, outcome, detail_json) ",
+                    );
+                    insert.push_values(&entries[range.clone()], |mut row, entry| {
+                        row.push_bind(entry.resident_id)
+                            .push_bind(entry.at)
+                            .push_bind(entry.device_id.as_deref())
+                            .push_bind(entry.action.as_str())
+                            .push_bind(entry.outcome)
+                            .push_bind(entry.detail_json.as_str());
+                    });
+                    insert.push(" RETURNING id");
+                    let mut chunk = insert
+                        .build()
+                        .fetch_all(&mut **self)
+                        .await
+                        .map_err(db(operation))?
+                        .iter()
+                        .map(|row| row.int("id"))
+                        .collect::<Result<Vec<i64>, StoreError>>()?;
+                    if chunk.len() != range.len() {
+                        return Err(StoreError::corrupt(
+                            "usage_history",
+                            format!("{} ids for {} rows", chunk.len(), range.len()),
+                        ));
+                    }
+                    // RETURNING lists the rows in no promised order; the ids were drawn
+                    // in the order of the VALUES (an increasing sequence, SQLite's
+                    // AUTOINCREMENT), so ascending order is row order.
+                    chunk.sort_unstable();
+                    ids.append(&mut chunk);
+                }
+                for range in insert_chunks(links.len()) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO log_leaves (leaf_index, leaf_hash) ",
+                    );
+                    insert.push_values(&links[range], |mut row, link| {
+                        row.push_bind(link.leaf_index)
+                            .push_bind(link.leaf.as_bytes().as_slice());
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(db(operation))?;
+                }
+                for range in insert_chunks(links.len()) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO log_links \
+                         (resident_id, seq, leaf_index, usage_id, entry_hash, chain) ",
+                    );
+                    let rows = entries[range.clone()]
+                        .iter()
+                        .zip(&links[range.clone()])
+                        .zip(&ids[range]);
+                    insert.push_values(rows, |mut row, ((entry, link), id)| {
+                        row.push_bind(entry.resident_id)
+                            .push_bind(link.seq)
+                            .push_bind(link.leaf_index)
+                            .push_bind(*id)
+                            .push_bind(link.entry_hash.as_bytes().as_slice())
+                            .push_bind(link.chain.as_bytes().as_slice());
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **self)
+                        .await
+                        .map_err(db(operation))?;
                 }
                 Ok(ids)
             }

@@ -108,6 +108,7 @@ macro_rules! with_cases {
             nonce_check_reads_without_consuming,
             accepted_applications_are_written_all_or_nothing,
             a_failing_job_leaves_its_group_commit_intact,
+            a_batch_of_good_jobs_is_written_in_one_go,
             a_batch_whose_log_append_fails_is_written_job_by_job,
             concurrent_accepts_commit_together_and_refuse_replays,
         );
@@ -4426,6 +4427,80 @@ mod accept_cases {
             .await;
         assert!(results.iter().all(Result::is_err), "{results:?}");
         assert_eq!(store.log_tree_size().await.unwrap(), 6);
+    }
+
+    pub async fn a_batch_of_good_jobs_is_written_in_one_go(f: &Fixture) {
+        let store = &f.store;
+        let resident = add(store, 621).await.id;
+        let neighbour = add(store, 622).await.id;
+        // Two applications from one phone (the second's token wins, as if written one
+        // after the other) and one from another phone, in one batch.
+        let first = issued(
+            resident,
+            &nonce(store, 31).await,
+            "se-x",
+            "app-x1",
+            [41, 42],
+        );
+        let mut second = issued(
+            resident,
+            &nonce(store, 32).await,
+            "se-x",
+            "app-x2",
+            [43, 44],
+        );
+        second.token_hash = vec![0x43; 32];
+        let other = issued(
+            neighbour,
+            &nonce(store, 33).await,
+            "se-y",
+            "app-y",
+            [45, 46],
+        );
+        let results = store
+            .accept_applications_together(&[first.clone(), second.clone(), other.clone()])
+            .await;
+        let ids: Vec<String> = results
+            .iter()
+            .map(|result| result.as_ref().unwrap().public_id.clone())
+            .collect();
+        assert_eq!(ids, ["app-x1", "app-x2", "app-y"]);
+        written(store, &other).await;
+        let phone = store.device("se-x").await.unwrap().expect("the phone");
+        assert_eq!(phone.token_hash, second.token_hash);
+        assert_eq!(phone.resident_id, Some(resident));
+        let events = store.events_after("se-x", 0, 10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        for accepted in [&first, &second] {
+            let record = store
+                .application(&accepted.application.public_id)
+                .await
+                .unwrap()
+                .expect("the application");
+            assert_eq!(record.state, ApplicationState::Issued);
+            let recorded = store.application_certificates(record.id).await.unwrap();
+            assert_eq!(recorded.len(), 2);
+            assert!(matches!(
+                store
+                    .check_nonce(&accepted.nonce.as_ref().unwrap().0, "application", at(6))
+                    .await,
+                Err(StoreError::Nonce(NonceError::AlreadyUsed))
+            ));
+        }
+        // The lines of the three jobs, in job order, each person's chain whole.
+        assert_eq!(store.log_tree_size().await.unwrap(), 9);
+        assert_eq!(check_chain(store, resident).await, 6);
+        assert_eq!(check_chain(store, neighbour).await, 3);
+        let links = store.log_links(0, 100).await.unwrap();
+        assert_eq!(
+            links.iter().map(|l| l.link.leaf_index).collect::<Vec<_>>(),
+            (0..9).collect::<Vec<u64>>()
+        );
+        let people: Vec<i64> = links.iter().map(|l| l.resident_id.0).collect();
+        assert_eq!(people[..6], [resident.0; 6]);
+        assert_eq!(people[6..], [neighbour.0; 3]);
+        let usage: Vec<i64> = links.iter().map(|l| l.usage_id).collect();
+        assert!(usage.windows(2).all(|pair| pair[0] < pair[1]), "{usage:?}");
     }
 
     pub async fn a_batch_whose_log_append_fails_is_written_job_by_job(f: &Fixture) {
