@@ -1371,3 +1371,92 @@ mod verifiable_history {
         assert_eq!(report.links, report.tree_size);
     }
 }
+
+/// Serials from a script first, then random: lets a test make the CA draw a serial that
+/// is already taken.
+#[derive(Debug, Default)]
+struct ScriptedSerials {
+    next: std::sync::Mutex<std::collections::VecDeque<jpki_model::SerialNumber>>,
+    drawn: std::sync::atomic::AtomicUsize,
+}
+
+impl jpki_authority::ca::SerialSource for ScriptedSerials {
+    fn next_serial(&self) -> Result<jpki_model::SerialNumber, jpki_authority::AuthorityError> {
+        self.drawn.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match self.next.lock().unwrap().pop_front() {
+            Some(serial) => Ok(serial),
+            None => jpki_authority::ca::random_serial(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_already_taken_is_redrawn_and_the_other_certificate_is_untouched() {
+    let (store, _guard) = jpki_store::testing::sqlite_test_store().await.unwrap();
+    let serials = std::sync::Arc::new(ScriptedSerials::default());
+    let config = PhoneConfig {
+        service_hours: ServiceHours::ALWAYS,
+        ..PhoneConfig::default()
+    };
+    let sandbox = Sandbox::with_serial_source(store, default_now(), config, serials.clone())
+        .await
+        .unwrap();
+    let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
+    let resident = sandbox.resident("公的 衝突", "1985-05-05").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    let before = sandbox
+        .store
+        .certificates_of_resident(resident.id)
+        .await
+        .unwrap();
+    let card_sign = before
+        .iter()
+        .find(|c| c.kind.purpose == Purpose::Signature)
+        .unwrap()
+        .clone();
+
+    // The phone's signature certificate (same CA as the card's) first draws the card's
+    // serial: the write is refused, the CA signs again under a fresh one.
+    serials
+        .next
+        .lock()
+        .unwrap()
+        .push_back(card_sign.serial.clone());
+    let drawn_before = serials.drawn.load(std::sync::atomic::Ordering::SeqCst);
+    let mut phone = sandbox.phone().unwrap();
+    let request = prepared(&sandbox, &client, &mut phone, &mut card, &BOTH, |_| {}).await;
+    let accepted = client.submit(&request).await.unwrap();
+    assert_eq!(accepted.state, jpki_api::ApplicationState::Issued);
+    assert!(serials.next.lock().unwrap().is_empty());
+    assert_eq!(
+        serials.drawn.load(std::sync::atomic::Ordering::SeqCst) - drawn_before,
+        3,
+        "two certificates and one redraw"
+    );
+
+    let after = sandbox
+        .store
+        .certificates_of_resident(resident.id)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), before.len() + 2);
+    let phone_sign = after
+        .iter()
+        .find(|c| c.kind == CertificateKind::PHONE_SIGNATURE)
+        .unwrap();
+    assert_eq!(phone_sign.issuer_name, card_sign.issuer_name);
+    assert_ne!(phone_sign.serial, card_sign.serial);
+    // The certificate the serial belonged to is exactly as it was.
+    let card_now = sandbox
+        .store
+        .certificate(&card_sign.issuer_name, &card_sign.serial)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card_now.der, card_sign.der);
+    assert_eq!(card_now.status, card_sign.status);
+    assert_eq!(card_now.holder, card_sign.holder);
+    // The phone's certificate carries the serial it was recorded under.
+    let parsed = jpki_pkix::JpkiCertificate::from_der(&phone_sign.der).unwrap();
+    assert_eq!(parsed.serial(), &phone_sign.serial);
+}

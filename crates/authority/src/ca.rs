@@ -79,6 +79,23 @@ impl fmt::Debug for IssuedCertificate {
     }
 }
 
+/// Where the CA draws certificate serials. Production always uses [`RandomSerials`]; the
+/// trait exists so a test can make two certificates collide on purpose and exercise the
+/// redraw that random 127-bit serials make practically unreachable.
+pub trait SerialSource: Send + Sync + fmt::Debug {
+    fn next_serial(&self) -> Result<SerialNumber, AuthorityError>;
+}
+
+/// [`random_serial`] every time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomSerials;
+
+impl SerialSource for RandomSerials {
+    fn next_serial(&self) -> Result<SerialNumber, AuthorityError> {
+        random_serial()
+    }
+}
+
 /// The two CAs and where they record what they issue.
 #[derive(Debug)]
 pub struct CertificateAuthority<S> {
@@ -88,6 +105,7 @@ pub struct CertificateAuthority<S> {
     clock: Arc<dyn Clock>,
     endpoints: StatusEndpoints,
     notifier: Option<Arc<dyn StatusNotifier>>,
+    serials: Arc<dyn SerialSource>,
 }
 
 impl<S: CaStore> CertificateAuthority<S> {
@@ -110,7 +128,14 @@ impl<S: CaStore> CertificateAuthority<S> {
             clock,
             endpoints: StatusEndpoints::default(),
             notifier: None,
+            serials: Arc::new(RandomSerials),
         })
+    }
+
+    /// Draws serials from `serials` instead of [`RandomSerials`] (tests).
+    pub fn with_serial_source(mut self, serials: Arc<dyn SerialSource>) -> Self {
+        self.serials = serials;
+        self
     }
 
     pub fn with_endpoints(mut self, endpoints: StatusEndpoints) -> Self {
@@ -209,7 +234,7 @@ impl<S: CaStore> CertificateAuthority<S> {
     ) -> Result<NewCertificate, AuthorityError> {
         let now = self.clock.now();
         let validity = self.validity(authorization, now)?;
-        self.sign(authorization, random_serial()?, validity, now)
+        self.sign(authorization, self.serials.next_serial()?, validity, now)
     }
 
     /// Tells the status services (if any) about certificates just recorded.
@@ -307,7 +332,7 @@ impl<S: CaStore> CertificateAuthority<S> {
         now: OffsetDateTime,
     ) -> Result<SerialNumber, AuthorityError> {
         for _ in 0..SERIAL_ATTEMPTS {
-            let serial = random_serial()?;
+            let serial = self.serials.next_serial()?;
             match self.store.reserve_serial(issuer_name, &serial, now).await {
                 Ok(()) => return Ok(serial),
                 Err(StoreError::Conflict { .. }) => {

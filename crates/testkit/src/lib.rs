@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jpki_app::{Phone, portal_app_identity};
-use jpki_authority::ca::{CertificateAuthority, StatusEndpoints};
+use jpki_authority::ca::{CertificateAuthority, RandomSerials, SerialSource, StatusEndpoints};
 use jpki_authority::counter::{CounterPins, issue_card};
 use jpki_authority::hierarchy::{
     HierarchySetup, LoadedCa, create_hierarchy, issue_ocsp_responder, open_ocsp_responder,
@@ -83,6 +83,16 @@ impl Sandbox {
     /// A sandbox on `store`, with its clock at `now` and the phone flow configured by
     /// `config`.
     pub async fn new(store: Store, now: OffsetDateTime, config: PhoneConfig) -> Result<Self> {
+        Self::with_serial_source(store, now, config, Arc::new(RandomSerials)).await
+    }
+
+    /// [`Sandbox::new`] with a CA that draws its serials from `serials`.
+    pub async fn with_serial_source(
+        store: Store,
+        now: OffsetDateTime,
+        config: PhoneConfig,
+        serials: Arc<dyn SerialSource>,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir().map_err(fail("temp dir"))?;
         let clock = ManualClock::new(now);
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
@@ -161,7 +171,8 @@ impl Sandbox {
             CertificateAuthority::new(store.clone(), sign_ca, auth_ca, shared.clone())
                 .map_err(fail("CA"))?
                 .with_endpoints(StatusEndpoints::new(base_url.clone(), CRL_SHARDS))
-                .with_notifier(status.clone()),
+                .with_notifier(status.clone())
+                .with_serial_source(serials),
         );
         let vendor = VendorCa::create("jpki testkit SE vendor", shared.clone())
             .map_err(fail("vendor CA"))?;
