@@ -438,7 +438,8 @@ pub struct PhoneSubmitArgs {
 pub struct PhoneApproveArgs {
     /// Phone file
     pub phone: PathBuf,
-    /// The request id (from `jpki phone requests`)
+    /// The request id (from `jpki phone requests`); base64url, so it may start with `-`
+    #[arg(allow_hyphen_values = true)]
     pub request: String,
     /// Decline instead of signing
     #[arg(long)]
@@ -622,8 +623,8 @@ pub struct RpKeyArgs {
 
 #[derive(Debug, Args)]
 pub struct RpRequestArgs {
-    /// The platform user id
-    #[arg(long)]
+    /// The platform user id; base64url, so it may start with `-`
+    #[arg(long, allow_hyphen_values = true)]
     pub user: String,
     /// sign (CMS with the signature certificate) or auth
     #[arg(long, default_value = "sign")]
@@ -640,7 +641,8 @@ pub struct RpRequestArgs {
 
 #[derive(Debug, Args)]
 pub struct RpResultArgs {
-    /// The request id
+    /// The request id; base64url, so it may start with `-`
+    #[arg(allow_hyphen_values = true)]
     pub request: String,
     /// Save the signature here (and the certificate beside it, .cer); with --content,
     /// print the `jpki verify` command that checks it
@@ -651,4 +653,55 @@ pub struct RpResultArgs {
     pub content: Option<PathBuf>,
     #[command(flatten)]
     pub key: RpKeyArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, PhoneCommand, RpCommand};
+
+    /// Request and user ids are base64url: a quarter of them start with `-`, which must
+    /// still parse as the id, not as an option.
+    #[test]
+    fn ids_that_start_with_a_hyphen_are_values() {
+        let cli = Cli::try_parse_from([
+            "jpki",
+            "phone",
+            "approve",
+            "phone.json",
+            "-FDRr6jZA74moGd0",
+            "--phone-sign-password-file",
+            "pw",
+        ])
+        .unwrap();
+        let Command::Phone(PhoneCommand::Approve(args)) = cli.command else {
+            panic!("not phone approve");
+        };
+        assert_eq!(args.request, "-FDRr6jZA74moGd0");
+
+        let cli =
+            Cli::try_parse_from(["jpki", "rp", "result", "-abc_DEF", "--out", "x.p7s"]).unwrap();
+        let Command::Rp(RpCommand::Result(args)) = cli.command else {
+            panic!("not rp result");
+        };
+        assert_eq!(args.request, "-abc_DEF");
+
+        let cli = Cli::try_parse_from([
+            "jpki",
+            "rp",
+            "request",
+            "--user",
+            "-u5er",
+            "--purpose",
+            "p",
+            "--in",
+            "f",
+        ])
+        .unwrap();
+        let Command::Rp(RpCommand::Request(args)) = cli.command else {
+            panic!("not rp request");
+        };
+        assert_eq!(args.user, "-u5er");
+    }
 }
