@@ -288,6 +288,52 @@ pub(crate) trait WriteAcceptance {
     ) -> Result<ApplicationRecord, StoreError>;
 }
 
+/// The multi-row `INSERT` of new certificates, pending and held by the job's phone, from
+/// `(job, certificate)` pairs (both write paths: a job alone and a batch together).
+macro_rules! insert_pending_certificates {
+    ($db:ty, $rows:expr, $status:expr) => {{
+        let status = $status;
+        let mut insert = sqlx::QueryBuilder::<$db>::new(
+            "INSERT INTO certificates \
+             (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
+              not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
+              status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) ",
+        );
+        insert.push_values($rows, |mut row, (job, certificate)| {
+            row.push_bind(certificate.issuer_name.as_str())
+                .push_bind(certificate.serial.as_slice())
+                .push_bind(certificate.kind)
+                .push_bind(job.resident_id)
+                .push("NULL")
+                .push_bind(job.device_id.as_str())
+                .push_bind(certificate.subject_cn.as_str())
+                .push_bind(certificate.not_before)
+                .push_bind(certificate.not_after)
+                .push_bind(certificate.der.as_slice())
+                .push_bind(certificate.issued_at)
+                .push_bind(
+                    certificate
+                        .renewal_of
+                        .as_ref()
+                        .map(|(issuer, _)| issuer.as_str()),
+                )
+                .push_bind(
+                    certificate
+                        .renewal_of
+                        .as_ref()
+                        .map(|(_, serial)| serial.as_slice()),
+                )
+                .push_bind(status)
+                .push("NULL")
+                .push("NULL")
+                .push("NULL")
+                .push_bind(certificate.crl_shard)
+                .push_bind(certificate.issued_at);
+        });
+        insert
+    }};
+}
+
 macro_rules! impl_write_acceptance {
     ($db:ty) => {
         impl<'c> WriteAcceptance for Transaction<'c, $db> {
@@ -426,33 +472,11 @@ macro_rules! impl_write_acceptance {
                             ));
                         }
                     }
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO certificates \
-                         (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
-                          not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
-                          status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) ",
+                    let mut insert = insert_pending_certificates!(
+                        $db,
+                        job.certificates.iter().map(|certificate| (job, certificate)),
+                        pending.status
                     );
-                    insert.push_values(&job.certificates, |mut row, certificate| {
-                        row.push_bind(certificate.issuer_name.as_str())
-                            .push_bind(certificate.serial.as_slice())
-                            .push_bind(certificate.kind)
-                            .push_bind(job.resident_id)
-                            .push("NULL")
-                            .push_bind(job.device_id.as_str())
-                            .push_bind(certificate.subject_cn.as_str())
-                            .push_bind(certificate.not_before)
-                            .push_bind(certificate.not_after)
-                            .push_bind(certificate.der.as_slice())
-                            .push_bind(certificate.issued_at)
-                            .push_bind(certificate.renewal_of.as_ref().map(|(issuer, _)| issuer.as_str()))
-                            .push_bind(certificate.renewal_of.as_ref().map(|(_, serial)| serial.as_slice()))
-                            .push_bind(pending.status)
-                            .push("NULL")
-                            .push("NULL")
-                            .push("NULL")
-                            .push_bind(certificate.crl_shard)
-                            .push_bind(certificate.issued_at);
-                    });
                     insert
                         .build()
                         .execute(&mut **self)
@@ -676,33 +700,11 @@ macro_rules! impl_write_acceptances {
                             return Err(shortfall("a renewed certificate is not found"));
                         }
                     }
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO certificates \
-                         (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
-                          not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
-                          status, held_since, revoked_at, revocation_reason, crl_shard, status_changed_at) ",
+                    let mut insert = insert_pending_certificates!(
+                        $db,
+                        certificates.iter().map(|(job, _, certificate)| (*job, *certificate)),
+                        pending.status
                     );
-                    insert.push_values(&certificates, |mut row, (job, _, certificate)| {
-                        row.push_bind(certificate.issuer_name.as_str())
-                            .push_bind(certificate.serial.as_slice())
-                            .push_bind(certificate.kind)
-                            .push_bind(job.resident_id)
-                            .push("NULL")
-                            .push_bind(job.device_id.as_str())
-                            .push_bind(certificate.subject_cn.as_str())
-                            .push_bind(certificate.not_before)
-                            .push_bind(certificate.not_after)
-                            .push_bind(certificate.der.as_slice())
-                            .push_bind(certificate.issued_at)
-                            .push_bind(certificate.renewal_of.as_ref().map(|(issuer, _)| issuer.as_str()))
-                            .push_bind(certificate.renewal_of.as_ref().map(|(_, serial)| serial.as_slice()))
-                            .push_bind(pending.status)
-                            .push("NULL")
-                            .push("NULL")
-                            .push("NULL")
-                            .push_bind(certificate.crl_shard)
-                            .push_bind(certificate.issued_at);
-                    });
                     insert
                         .build()
                         .execute(&mut **self)

@@ -67,6 +67,30 @@ where
         Ok(value)
     }
 
+    /// Steps every card-signed request here shares: the nonce consumed (whatever happens
+    /// next), the card's signature certificate and its signature over `text` checked, and
+    /// the person the card was issued to.
+    async fn card_signed(
+        &self,
+        nonce: &str,
+        purpose: NoncePurpose,
+        (card_certificate, card_signature): (&str, &str),
+        text: &[u8],
+        what: &str,
+        now: OffsetDateTime,
+    ) -> Result<CardSigned, RaError> {
+        let nonce = self.consume(nonce, purpose, now).await?;
+        let (card, card_record) = self
+            .verified_card(card_certificate, card_signature, text, what, now)
+            .await?;
+        let resident = self.resident(card_record.resident_id).await?;
+        Ok(CardSigned {
+            nonce,
+            card,
+            resident,
+        })
+    }
+
     /// Writes a refusal to the person's usage history and returns it.
     async fn refused(
         &self,
@@ -116,19 +140,20 @@ where
         let now = self.clock.now();
         // Steps 1-4: the phone, the nonce, the card, the person.
         self.authenticate(&request.device_id, token).await?;
-        let nonce = self
-            .consume(&request.nonce, NoncePurpose::Lift, now)
-            .await?;
-        let (card, card_record) = self
-            .verified_card(
-                &request.card_certificate,
-                &request.card_signature,
+        let CardSigned {
+            nonce,
+            card,
+            resident,
+        } = self
+            .card_signed(
+                &request.nonce,
+                NoncePurpose::Lift,
+                (&request.card_certificate, &request.card_signature),
                 &request.to_be_signed(),
                 "the lift request",
                 now,
             )
             .await?;
-        let resident = self.resident(card_record.resident_id).await?;
         let checked = self.check_lift(request, &nonce, &resident, now).await;
         let (plan, keys) = match checked {
             Ok(checked) => checked,
@@ -261,18 +286,17 @@ where
     ) -> Result<RevocationResult, RaError> {
         let now = self.clock.now();
         self.authenticate(&request.device_id, token).await?;
-        self.consume(&request.nonce, NoncePurpose::Revocation, now)
-            .await?;
-        let (_, card_record) = self
-            .verified_card(
-                &request.card_certificate,
-                &request.card_signature,
+        let resident = self
+            .card_signed(
+                &request.nonce,
+                NoncePurpose::Revocation,
+                (&request.card_certificate, &request.card_signature),
                 &request.to_be_signed(),
                 "the revocation request",
                 now,
             )
-            .await?;
-        let resident = self.resident(card_record.resident_id).await?;
+            .await?
+            .resident;
         let plan = match self.plan_revocation(request, &resident).await {
             Ok(plan) => plan,
             Err(error) => {
@@ -348,18 +372,17 @@ where
         request: &RevokeOtherRequest,
     ) -> Result<RevocationResult, RaError> {
         let now = self.clock.now();
-        self.consume(&request.nonce, NoncePurpose::Revocation, now)
-            .await?;
-        let (_, card_record) = self
-            .verified_card(
-                &request.card_certificate,
-                &request.card_signature,
+        let resident = self
+            .card_signed(
+                &request.nonce,
+                NoncePurpose::Revocation,
+                (&request.card_certificate, &request.card_signature),
                 &request.to_be_signed(),
                 "the revocation request",
                 now,
             )
-            .await?;
-        let resident = self.resident(card_record.resident_id).await?;
+            .await?
+            .resident;
         let plan = match self.plan_revoke_other(request, &resident).await {
             Ok(plan) => plan,
             Err(error) => {
@@ -433,18 +456,17 @@ where
     ) -> Result<PinResetResult, RaError> {
         let now = self.clock.now();
         self.authenticate(&request.device_id, token).await?;
-        self.consume(&request.nonce, NoncePurpose::PinReset, now)
-            .await?;
-        let (_, card_record) = self
-            .verified_card(
-                &request.card_certificate,
-                &request.card_signature,
+        let resident = self
+            .card_signed(
+                &request.nonce,
+                NoncePurpose::PinReset,
+                (&request.card_certificate, &request.card_signature),
                 &request.to_be_signed(),
                 "the PIN reset request",
                 now,
             )
-            .await?;
-        let resident = self.resident(card_record.resident_id).await?;
+            .await?
+            .resident;
         let checked = async {
             self.owned_device(&request.device_id, &resident).await?;
             let kind = request.pin.certificate_kind();
@@ -487,4 +509,12 @@ where
             authorized_at: rfc3339(now),
         })
     }
+}
+
+/// What [`PhoneService::card_signed`] checked: the consumed nonce, the card's signature
+/// certificate, its holder.
+struct CardSigned {
+    nonce: Vec<u8>,
+    card: jpki_pkix::JpkiCertificate,
+    resident: Resident,
 }
