@@ -288,6 +288,38 @@ pub(crate) trait WriteAcceptance {
     ) -> Result<ApplicationRecord, StoreError>;
 }
 
+/// Whether every certificate a new one renews, `(issuer, serial)`, is recorded: one
+/// query for all of them (both write paths).
+macro_rules! renewed_all_recorded {
+    ($db:ty, $connection:expr, $renewed:expr) => {{
+        let renewed: &[&(String, Vec<u8>)] = $renewed;
+        if renewed.is_empty() {
+            true
+        } else {
+            let mut lookup = sqlx::QueryBuilder::<$db>::new(
+                "SELECT issuer_name, serial FROM certificates WHERE ",
+            );
+            let mut any = lookup.separated(" OR ");
+            for (issuer, serial) in renewed {
+                any.push("(issuer_name = ")
+                    .push_bind_unseparated(issuer.as_str())
+                    .push_unseparated(" AND serial = ")
+                    .push_bind_unseparated(serial.as_slice())
+                    .push_unseparated(")");
+            }
+            let found = lookup
+                .build()
+                .fetch_all($connection)
+                .await
+                .map_err(db(OPERATION))?
+                .iter()
+                .map(|row| Ok((row.text("issuer_name")?, row.bytes("serial")?)))
+                .collect::<Result<Vec<(String, Vec<u8>)>, StoreError>>()?;
+            renewed.iter().all(|old| found.contains(old))
+        }
+    }};
+}
+
 /// The multi-row `INSERT` of new certificates, pending and held by the job's phone, from
 /// `(job, certificate)` pairs (both write paths: a job alone and a batch together).
 macro_rules! insert_pending_certificates {
@@ -446,31 +478,10 @@ macro_rules! impl_write_acceptance {
                         .iter()
                         .filter_map(|certificate| certificate.renewal_of.as_ref())
                         .collect();
-                    if !renewed.is_empty() {
-                        let mut lookup = sqlx::QueryBuilder::<$db>::new(
-                            "SELECT issuer_name, serial FROM certificates WHERE ",
-                        );
-                        let mut any = lookup.separated(" OR ");
-                        for (issuer, serial) in &renewed {
-                            any.push("(issuer_name = ")
-                                .push_bind_unseparated(issuer.as_str())
-                                .push_unseparated(" AND serial = ")
-                                .push_bind_unseparated(serial.as_slice())
-                                .push_unseparated(")");
-                        }
-                        let found = lookup
-                            .build()
-                            .fetch_all(&mut **self)
-                            .await
-                            .map_err(db(OPERATION))?
-                            .iter()
-                            .map(|row| Ok((row.text("issuer_name")?, row.bytes("serial")?)))
-                            .collect::<Result<Vec<(String, Vec<u8>)>, StoreError>>()?;
-                        if renewed.iter().any(|old| !found.contains(old)) {
-                            return Err(StoreError::not_found(
-                                "the certificate named in renewal_of",
-                            ));
-                        }
+                    if !renewed_all_recorded!($db, &mut **self, &renewed) {
+                        return Err(StoreError::not_found(
+                            "the certificate named in renewal_of",
+                        ));
                     }
                     let mut insert = insert_pending_certificates!(
                         $db,
@@ -676,29 +687,8 @@ macro_rules! impl_write_acceptances {
                         .iter()
                         .filter_map(|(_, _, certificate)| certificate.renewal_of.as_ref())
                         .collect();
-                    if !renewed.is_empty() {
-                        let mut lookup = sqlx::QueryBuilder::<$db>::new(
-                            "SELECT issuer_name, serial FROM certificates WHERE ",
-                        );
-                        let mut any = lookup.separated(" OR ");
-                        for (issuer, serial) in &renewed {
-                            any.push("(issuer_name = ")
-                                .push_bind_unseparated(issuer.as_str())
-                                .push_unseparated(" AND serial = ")
-                                .push_bind_unseparated(serial.as_slice())
-                                .push_unseparated(")");
-                        }
-                        let found = lookup
-                            .build()
-                            .fetch_all(&mut **self)
-                            .await
-                            .map_err(db(OPERATION))?
-                            .iter()
-                            .map(|row| Ok((row.text("issuer_name")?, row.bytes("serial")?)))
-                            .collect::<Result<Vec<(String, Vec<u8>)>, StoreError>>()?;
-                        if renewed.iter().any(|old| !found.contains(old)) {
-                            return Err(shortfall("a renewed certificate is not found"));
-                        }
+                    if !renewed_all_recorded!($db, &mut **self, &renewed) {
+                        return Err(shortfall("a renewed certificate is not found"));
                     }
                     let mut insert = insert_pending_certificates!(
                         $db,
