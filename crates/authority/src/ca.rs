@@ -7,7 +7,7 @@ use jpki_crypto::{Clock, random_bytes};
 use jpki_model::{CertificateKind, Purpose, SerialNumber};
 use jpki_pkix::EndEntityTemplate;
 use jpki_pkix::validity::{ValidityInput, end_entity_validity};
-use jpki_status::{IssuerId, ShardId, StatusNotifier, crl_url};
+use jpki_status::{IssuerId, RecordedCertificate, ShardId, StatusNotifier, crl_url};
 use jpki_store::{CaStore, NewCertificate, StoreError};
 use time::OffsetDateTime;
 
@@ -205,8 +205,7 @@ impl<S: CaStore> CertificateAuthority<S> {
         tracing::info!(kind = %authorization.kind, issuer = issuer_name, serial = %certificate.serial, "certificate issued");
         // Step 5: the status services answer it from now on (good, or on hold while it
         // waits for registration).
-        self.certificates_issued(&[(issuer_name.to_owned(), certificate.serial.clone())])
-            .await;
+        self.certificates_issued(&[recorded(&certificate)]).await;
         Ok(IssuedCertificate {
             kind: certificate.kind,
             issuer_name,
@@ -238,7 +237,7 @@ impl<S: CaStore> CertificateAuthority<S> {
     }
 
     /// Tells the status services (if any) about certificates just recorded.
-    pub async fn certificates_issued(&self, certificates: &[(String, SerialNumber)]) {
+    pub async fn certificates_issued(&self, certificates: &[RecordedCertificate]) {
         if let Some(notifier) = &self.notifier
             && !certificates.is_empty()
         {
@@ -369,6 +368,16 @@ pub fn random_subject_cn() -> Result<String, AuthorityError> {
         }
     }
     Ok(out)
+}
+
+/// What the status services are told about a certificate just recorded.
+pub fn recorded(certificate: &NewCertificate) -> RecordedCertificate {
+    RecordedCertificate {
+        issuer_name: certificate.issuer_name.clone(),
+        serial: certificate.serial.clone(),
+        crl_shard: certificate.crl_shard,
+        recorded_at: certificate.issued_at,
+    }
 }
 
 #[cfg(test)]

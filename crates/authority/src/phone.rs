@@ -614,10 +614,7 @@ where
         // The status services answer the new certificates (on hold until registration)
         // from now on: after the commit, never before.
         if let AcceptedOutcome::Issued { certificates, .. } = &accepted.outcome {
-            let issued: Vec<(String, jpki_model::SerialNumber)> = certificates
-                .iter()
-                .map(|c| (c.issuer_name.clone(), c.serial.clone()))
-                .collect();
+            let issued: Vec<_> = certificates.iter().map(crate::ca::recorded).collect();
             self.ca.certificates_issued(&issued).await;
             tracing::info!(application = %public_id, "phone certificates issued; phone notified");
         }
@@ -726,20 +723,27 @@ where
             )
         })?;
         let existing = application.map_or(&[][..], |(_, existing)| existing);
+        let kinds: Vec<CertificateKind> = stored
+            .keys
+            .iter()
+            .map(|key| key.kind.certificate_kind())
+            .filter(|kind| !existing.iter().any(|record| record.kind == *kind))
+            .collect();
+        // 新旧紐付け: each new certificate names the person's previous phone certificate
+        // of its kind (renewal, device change, re-issuance after lifting or an 異動). The
+        // kinds this application already has are left out, so the latest of a kind is
+        // never one of its own.
+        let previous = self
+            .store
+            .latest_certificates_of_kinds(resident.id, &kinds)
+            .await?;
         let mut authorizations = Vec::new();
         for key in &stored.keys {
             let kind = key.kind.certificate_kind();
-            if existing.iter().any(|record| record.kind == kind) {
+            if !kinds.contains(&kind) {
                 continue;
             }
-            // 新旧紐付け: each new certificate names the person's previous phone
-            // certificate of its kind (renewal, device change, re-issuance after lifting
-            // or an 異動). The kinds this application already has were skipped above, so
-            // the latest of this kind is never one of its own.
-            let previous = self
-                .store
-                .latest_certificate_of_kind(resident.id, kind)
-                .await?;
+            let previous = previous.iter().find(|record| record.kind == kind);
             let public_key_der = decode_der(&key.public_key).map_err(|_| {
                 RaError::new(ErrorCode::Internal, "the stored public key does not decode")
             })?;

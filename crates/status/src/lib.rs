@@ -74,5 +74,6 @@ pub use presign::{
     InMemoryResponseCache, OcspStats, PresigningResponder, RefreshReport, ResponseCache,
 };
 pub use service::{
-    AuthorityKeys, ResponderKeys, StatusNotifier, StatusService, StatusSettings, TickReport,
+    AuthorityKeys, RecordedCertificate, ResponderKeys, StatusNotifier, StatusService,
+    StatusSettings, TickReport,
 };

@@ -75,13 +75,32 @@ pub trait StatusNotifier: Send + Sync + fmt::Debug {
     /// as a change; [`StatusService`] signs no OCSP response for them (nothing about a new
     /// serial can be cached, so nothing is stale: the first query signs and keeps one)
     /// and only marks their CRL shards for the next delta (a pending phone certificate is
-    /// listed as on hold).
+    /// listed as on hold). The issuer tells what the services need (shard, time), so
+    /// nothing is read back from the database on the issuance path.
     fn certificates_issued<'a>(
         &'a self,
-        certificates: &'a [(String, SerialNumber)],
+        certificates: &'a [RecordedCertificate],
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        self.certificates_changed(certificates)
+        Box::pin(async move {
+            let changed: Vec<(String, SerialNumber)> = certificates
+                .iter()
+                .map(|c| (c.issuer_name.clone(), c.serial.clone()))
+                .collect();
+            self.certificates_changed(&changed).await;
+        })
     }
+}
+
+/// A certificate its issuer has just recorded, as the status services need to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCertificate {
+    pub issuer_name: String,
+    pub serial: SerialNumber,
+    /// The CRL shard written into the certificate (and its row).
+    pub crl_shard: u32,
+    /// When it was recorded: its `issued_at`, which is also its row's
+    /// `status_changed_at`.
+    pub recorded_at: OffsetDateTime,
 }
 
 /// How the status services run. [`StatusSettings::new`] gives the documented defaults.
@@ -515,25 +534,23 @@ impl StatusService {
     /// Newly issued certificates: see [`StatusNotifier::certificates_issued`]. Issuance
     /// signs two certificates per phone application; pre-signing their OCSP responses
     /// here as well would double the signatures on the issuance path, for responses
-    /// that registration replaces anyway.
-    pub async fn issued(&self, certificates: &[(String, SerialNumber)]) {
-        for (issuer, serial) in certificates {
-            let Some(issuer_id) = self.serves(issuer) else {
+    /// that registration replaces anyway. Nothing is read: the shard and the time come
+    /// with the notice (the time as the store keeps it, so that the poll, which reads
+    /// `status_changed_at`, sees the change as handled).
+    pub async fn issued(&self, certificates: &[RecordedCertificate]) {
+        for certificate in certificates {
+            let Some(issuer_id) = self.serves(&certificate.issuer_name) else {
                 continue;
             };
-            match self.store.certificate_status(issuer, serial).await {
-                Ok(Some(record)) => {
-                    self.mark_dirty(issuer_id, ShardId::new(record.crl_shard));
-                    self.tracker
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .first_time(issuer, serial, record.status_changed_at);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::warn!(code = "STATUS0003", %error, "reading an issued certificate failed");
-                }
-            }
+            self.mark_dirty(issuer_id, ShardId::new(certificate.crl_shard));
+            self.tracker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .first_time(
+                    &certificate.issuer_name,
+                    &certificate.serial,
+                    jpki_store::stored_instant(certificate.recorded_at),
+                );
         }
         self.wake.notify_one();
     }
@@ -835,7 +852,7 @@ impl StatusNotifier for StatusService {
 
     fn certificates_issued<'a>(
         &'a self,
-        certificates: &'a [(String, SerialNumber)],
+        certificates: &'a [RecordedCertificate],
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(self.issued(certificates))
     }

@@ -291,6 +291,27 @@ pub(crate) fn check_new_certificate(certificate: &NewCertificate) -> Result<(), 
     }
 }
 
+/// One index lookup (migration 7) per kind, all in one statement: for kind `i`, the
+/// parameters `$2i+1` (the person) and `$2i+2` (the kind).
+fn latest_of_kinds_sql(kinds: usize) -> String {
+    (0..kinds)
+        .map(|i| {
+            format!(
+                concat!(
+                    "SELECT * FROM (SELECT ",
+                    certificate_columns!(),
+                    " FROM certificates WHERE resident_id = ${} AND kind = ${} \
+                     ORDER BY issued_at DESC, issuer_name DESC, serial DESC LIMIT 1) AS latest_{}"
+                ),
+                2 * i + 1,
+                2 * i + 2,
+                i
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
 impl CertificateStore for Store {
     async fn certificate(
         &self,
@@ -333,25 +354,27 @@ impl CertificateStore for Store {
         })
     }
 
-    async fn latest_certificate_of_kind(
+    async fn latest_certificates_of_kinds(
         &self,
         resident_id: ResidentId,
-        kind: jpki_model::CertificateKind,
-    ) -> Result<Option<CertificateRecord>, StoreError> {
+        kinds: &[jpki_model::CertificateKind],
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = latest_of_kinds_sql(kinds.len());
         dispatch!(self, |pool| {
-            sqlx::query(concat!(
-                "SELECT ",
-                certificate_columns!(),
-                " FROM certificates WHERE resident_id = $1 AND kind = $2 \
-                 ORDER BY issued_at DESC, issuer_name DESC, serial DESC LIMIT 1"
-            ))
-            .bind(resident_id.0)
-            .bind(kind.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(db("latest_certificate_of_kind"))?
-            .map(|row| certificate_from_row(&row))
-            .transpose()
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for kind in kinds {
+                query = query.bind(resident_id.0).bind(kind.as_str());
+            }
+            query
+                .fetch_all(pool)
+                .await
+                .map_err(db("latest_certificates_of_kinds"))?
+                .iter()
+                .map(certificate_from_row)
+                .collect()
         })
     }
 

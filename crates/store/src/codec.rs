@@ -22,6 +22,14 @@ pub(crate) fn to_micros(instant: OffsetDateTime) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Invalid(format!("time {instant} is out of the storable range")))
 }
 
+/// `instant` as the store keeps it (microseconds, rounded towards the past): what a
+/// time column written with it reads back as.
+pub fn stored_instant(instant: OffsetDateTime) -> OffsetDateTime {
+    to_micros(instant)
+        .and_then(|micros| from_micros("instant", micros))
+        .unwrap_or(instant)
+}
+
 pub(crate) fn from_micros(column: &str, micros: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
         .map_err(|error| StoreError::corrupt(column, error))

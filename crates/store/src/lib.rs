@@ -103,6 +103,7 @@ mod web;
 pub mod testing;
 
 pub use accept::{AcceptedApplication, AcceptedOutcome};
+pub use codec::stored_instant;
 pub use error::{NonceError, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use records::{

@@ -92,6 +92,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_renewal_lookup.sql"),
         postgres: include_str!("../migrations/postgres/0007_renewal_lookup.sql"),
     },
+    Migration {
+        version: 8,
+        name: "certificate_indexes",
+        sqlite: include_str!("../migrations/sqlite/0008_certificate_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_certificate_indexes.sql"),
+    },
 ];
 
 /// The schema version this program writes: the last migration's version.

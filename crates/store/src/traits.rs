@@ -132,14 +132,15 @@ pub trait CertificateStore: Send + Sync {
         resident_id: ResidentId,
     ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
 
-    /// The person's latest certificate of `kind`: the last of
-    /// [`CertificateStore::certificates_of_resident`] of that kind, found by one index
-    /// lookup however many certificates the person has.
-    fn latest_certificate_of_kind(
+    /// The person's latest certificate of each of `kinds` that they have (the last of
+    /// [`CertificateStore::certificates_of_resident`] of that kind), at most one per kind,
+    /// in no particular order: one statement, one index lookup per kind however many
+    /// certificates the person has.
+    fn latest_certificates_of_kinds(
         &self,
         resident_id: ResidentId,
-        kind: jpki_model::CertificateKind,
-    ) -> impl Future<Output = Result<Option<CertificateRecord>, StoreError>> + Send;
+        kinds: &[jpki_model::CertificateKind],
+    ) -> impl Future<Output = Result<Vec<CertificateRecord>, StoreError>> + Send;
 
     /// Ordered by issue time, then issuer and serial.
     fn certificates_of_holder(

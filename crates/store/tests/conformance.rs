@@ -741,6 +741,35 @@ mod cases {
             store.certificates_of_resident(neighbour.id).await.unwrap(),
             recorded[4..]
         );
+        // The latest of each kind asked for: the renewed phone certificate, not the one
+        // it renews; none for a kind the person lacks; never a neighbour's.
+        let mut latest = store
+            .latest_certificates_of_kinds(
+                resident.id,
+                &[
+                    CertificateKind::PHONE_SIGNATURE,
+                    CertificateKind::CARD_SIGNATURE,
+                    CertificateKind::PHONE_AUTHENTICATION,
+                ],
+            )
+            .await
+            .unwrap();
+        latest.sort_by_key(|record| record.issued_at);
+        assert_eq!(latest, [recorded[0].clone(), recorded[3].clone()]);
+        assert_eq!(
+            store
+                .latest_certificates_of_kinds(neighbour.id, &[CertificateKind::PHONE_SIGNATURE])
+                .await
+                .unwrap(),
+            recorded[4..]
+        );
+        assert!(
+            store
+                .latest_certificates_of_kinds(resident.id, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             store
                 .certificates_of_holder(&Holder::Card("card-1".into()))

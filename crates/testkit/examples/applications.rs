@@ -8,6 +8,7 @@
 //! ```
 //! Applications are prepared first (nonces, SE attestations, card signatures: the phone's
 //! and the card's work, not the server's) and then submitted with CONCURRENCY clients.
+//! With `RUST_LOG=sqlx::query=debug` every statement is logged to stderr with its time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,6 +25,14 @@ use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sand
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // `RUST_LOG=sqlx::query=debug` logs every statement with its time (docs/benchmarks.md
+    // sums them per statement text).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let count: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(400);
     let concurrency: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
