@@ -1679,3 +1679,56 @@ async fn issuance_leaves_the_first_ocsp_response_to_the_first_query() {
     assert_eq!(second.signed_on_demand, first.signed_on_demand, "kept");
     assert_eq!(second.presigned_hits, first.presigned_hits + 1);
 }
+
+/// Issuance tells the status services the new certificates' CRL shards and times (no
+/// read back): the next tick publishes a delta that lists the pending phone certificate
+/// as on hold, and the poll of the database does not handle the issuance a second time.
+#[tokio::test]
+async fn issued_phone_certificates_are_held_in_the_next_delta_without_a_second_handling() {
+    let (sandbox, _guard) = Sandbox::sqlite_at(start()).await.unwrap();
+    let url = sandbox.serve().await.unwrap();
+    let client = PortalClient::new(&url).unwrap();
+    let resident = sandbox.resident("公的 次郎", "1985-05-05").await.unwrap();
+    let mut card = sandbox.card(&resident, true).await.unwrap();
+    // Everything so far (the card's certificates) is published and polled.
+    sandbox.status.tick().await.unwrap();
+
+    let mut phone = sandbox.phone().unwrap();
+    flows::apply(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password(),
+        &BOTH,
+        &phone_pins(),
+    )
+    .await
+    .unwrap();
+    let auth = newest(
+        &sandbox,
+        &device(&phone),
+        CertificateKind::PHONE_AUTHENTICATION,
+    )
+    .await;
+    assert_eq!(auth.status, CertificateStatus::Pending);
+
+    let report = sandbox.status.tick().await.unwrap();
+    assert_eq!(
+        report.polled_changes, 0,
+        "the issuance notice already handled both certificates: {report:?}"
+    );
+    assert!(
+        report
+            .published
+            .iter()
+            .any(|(issuer, shard, _, delta)| *issuer == auth.issuer_name
+                && *shard == auth.crl_shard
+                && *delta),
+        "a delta for the new certificate's shard: {report:?}"
+    );
+    let auth_pem = pem(&sandbox, &auth, "pending-auth");
+    let (base, delta) = crls(&sandbox, &auth_pem, "pending-auth").await;
+    assert_crl_revoked(verify_with_crls(&auth_pem, &[&base, &delta], true, now(&sandbox)).await);
+    // Without the delta, the base CRL (published before the issuance) does not list it.
+    assert_crl_ok(verify_with_crls(&auth_pem, &[&base], false, now(&sandbox)).await);
+}
