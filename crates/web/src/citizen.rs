@@ -30,7 +30,7 @@ use crate::history::{self, HistoryParams, HistoryQuery, Line, kind_label};
 use crate::i18n::{
     Lang, M, jst, jst_date, medium_label, purpose_label, reason_label, status_label,
 };
-use crate::layout::{CitizenPage, Head, Nav, badge, page, page_with};
+use crate::layout::{CitizenPage, Head, Nav, badge, column_heads, page, page_with};
 use crate::qr;
 use crate::security::{
     CITIZEN_COOKIE, LANG_COOKIE, LOGIN_COOKIE, SameSite, clear_cookie, request_origin, set_cookie,
@@ -428,7 +428,13 @@ pub async fn logout(
 
 // ------------------------------------------------------------------ dashboard
 
-fn status_badge(lang: Lang, certificate: &CertificateRecord, now: time::OffsetDateTime) -> Markup {
+/// A certificate's status as a badge (shape and text), as both the citizen's and the
+/// operator's certificate tables show it.
+pub(crate) fn certificate_badge(
+    lang: Lang,
+    certificate: &CertificateRecord,
+    now: time::OffsetDateTime,
+) -> Markup {
     let expired = certificate.not_after <= now;
     let text = status_label(lang, &certificate.status, expired);
     let (class, symbol) = match &certificate.status {
@@ -438,8 +444,13 @@ fn status_badge(lang: Lang, certificate: &CertificateRecord, now: time::OffsetDa
         CertificateStatus::Held { .. } => ("held", "&#x25B2;"),
         CertificateStatus::Pending => ("pending", "&#x25CB;"),
     };
+    badge(class, symbol, text)
+}
+
+/// The badge, with when (and why) the certificate was revoked or held.
+fn status_badge(lang: Lang, certificate: &CertificateRecord, now: time::OffsetDateTime) -> Markup {
     html! {
-        (badge(class, symbol, text))
+        (certificate_badge(lang, certificate, now))
         @match &certificate.status {
             CertificateStatus::Revoked { at, reason } => {
                 br; span.hint { (jst(*at)) " — " (reason_label(lang, *reason)) }
@@ -452,7 +463,7 @@ fn status_badge(lang: Lang, certificate: &CertificateRecord, now: time::OffsetDa
     }
 }
 
-fn holder_text(certificate: &CertificateRecord) -> &str {
+pub(crate) fn holder_text(certificate: &CertificateRecord) -> &str {
     match &certificate.holder {
         Holder::Card(card) => card,
         Holder::Device(device) => device,
@@ -502,17 +513,7 @@ pub async fn dashboard(
         } @else {
             table id="certificates" {
                 caption { (lang.t(M::CertificatesCaption)) }
-                thead {
-                    tr {
-                        th scope="col" { (lang.t(M::ColumnKind)) }
-                        th scope="col" { (lang.t(M::ColumnMedium)) }
-                        th scope="col" { (lang.t(M::ColumnStatus)) }
-                        th scope="col" { (lang.t(M::ColumnExpiry)) }
-                        th scope="col" { (lang.t(M::ColumnDevice)) }
-                        th scope="col" { (lang.t(M::ColumnSerial)) }
-                        th scope="col" { (lang.t(M::ColumnActions)) }
-                    }
-                }
+                (column_heads(lang, &[M::ColumnKind, M::ColumnMedium, M::ColumnStatus, M::ColumnExpiry, M::ColumnDevice, M::ColumnSerial, M::ColumnActions]))
                 tbody {
                     @for certificate in &certificates {
                         tr data-kind=(certificate.kind.as_str()) data-status=(certificate.status.label()) {
@@ -995,15 +996,7 @@ pub async fn applications(
         } @else {
             table id="applications" {
                 caption { (lang.t(M::ApplicationsCaption)) }
-                thead {
-                    tr {
-                        th scope="col" { (lang.t(M::ColumnReceipt)) }
-                        th scope="col" { (lang.t(M::ColumnTitle)) }
-                        th scope="col" { (lang.t(M::ColumnReceived)) }
-                        th scope="col" { (lang.t(M::ColumnCertificate)) }
-                        th scope="col" { (lang.t(M::ColumnCheck)) }
-                    }
-                }
+                (column_heads(lang, &[M::ColumnReceipt, M::ColumnTitle, M::ColumnReceived, M::ColumnCertificate, M::ColumnCheck]))
                 tbody {
                     @for submission in submissions.iter().rev() {
                         tr {

@@ -12,7 +12,7 @@ use time::{Date, Duration, OffsetDateTime};
 
 use crate::error::WebError;
 use crate::i18n::{Lang, M, action_label, jst};
-use crate::layout::encode_component;
+use crate::layout::{column_heads, encode_component};
 
 /// The kinds of the filter, as the store defines them.
 pub type HistoryCategory = UsageKind;
@@ -289,17 +289,7 @@ pub fn table(lang: Lang, caption: &str, lines: &[Line]) -> maud::Markup {
     maud::html! {
         table #history .history {
             caption { (caption) }
-            thead {
-                tr {
-                    th scope="col" { (lang.t(M::ColumnTime)) }
-                    th scope="col" { (lang.t(M::ColumnCategory)) }
-                    th scope="col" { (lang.t(M::ColumnAction)) }
-                    th scope="col" { (lang.t(M::ColumnDevice)) }
-                    th scope="col" { (lang.t(M::ColumnRelyingParty)) }
-                    th scope="col" { (lang.t(M::ColumnOutcome)) }
-                    th scope="col" { (lang.t(M::ColumnDetail)) }
-                }
-            }
+            (column_heads(lang, &[M::ColumnTime, M::ColumnCategory, M::ColumnAction, M::ColumnDevice, M::ColumnRelyingParty, M::ColumnOutcome, M::ColumnDetail]))
             tbody {
                 @for line in lines {
                     tr data-action=(line.action) {

@@ -183,6 +183,19 @@ pub fn page_with(
     }
 }
 
+/// A table's header row: one `<th scope="col">` per column title, in order.
+pub fn column_heads(lang: Lang, columns: &[M]) -> Markup {
+    html! {
+        thead {
+            tr {
+                @for column in columns {
+                    th scope="col" { (lang.t(*column)) }
+                }
+            }
+        }
+    }
+}
+
 /// A status shown as text with a shape, never by colour alone.
 pub fn badge(class: &'static str, symbol: &'static str, text: &str) -> Markup {
     html! {

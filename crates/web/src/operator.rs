@@ -28,10 +28,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::WebState;
-use crate::citizen::{history_lines, html_page, parse_query, see_other};
+use crate::citizen::{
+    certificate_badge, history_lines, holder_text, html_page, parse_query, see_other,
+};
 use crate::error::WebError;
-use crate::i18n::{Lang, M, jst, medium_label, purpose_label, status_label};
-use crate::layout::{Nav, badge, page, role_label};
+use crate::i18n::{Lang, M, jst, medium_label, purpose_label};
+use crate::layout::{Nav, column_heads, page, role_label};
 use crate::security::{OPERATOR_COOKIE, SameSite, clear_cookie, set_cookie};
 use crate::session::{Ctx, Operator, OperatorForm, PreSessionForm, TokenOnly};
 
@@ -271,15 +273,7 @@ pub async fn search(
         } @else {
             table id="results" {
                 caption { (lang.t(M::SearchResults)) }
-                thead {
-                    tr {
-                        th scope="col" { (lang.t(M::ResidentNumber)) }
-                        th scope="col" { (lang.t(M::PersonName)) }
-                        th scope="col" { (lang.t(M::BirthDate)) }
-                        th scope="col" { (lang.t(M::Address)) }
-                        th scope="col" { (lang.t(M::ColumnActions)) }
-                    }
-                }
+                (column_heads(lang, &[M::ResidentNumber, M::PersonName, M::BirthDate, M::Address, M::ColumnActions]))
                 tbody {
                     @for resident in &found {
                         tr {
@@ -378,39 +372,15 @@ pub async fn person(
         h2 { (lang.t(M::Certificates)) }
         table id="certificates" {
             caption { (lang.t(M::Certificates)) }
-            thead {
-                tr {
-                    th scope="col" { (lang.t(M::ColumnKind)) }
-                    th scope="col" { (lang.t(M::ColumnMedium)) }
-                    th scope="col" { (lang.t(M::ColumnStatus)) }
-                    th scope="col" { (lang.t(M::ColumnExpiry)) }
-                    th scope="col" { (lang.t(M::ColumnDevice)) }
-                    th scope="col" { (lang.t(M::ColumnSerial)) }
-                }
-            }
+            (column_heads(lang, &[M::ColumnKind, M::ColumnMedium, M::ColumnStatus, M::ColumnExpiry, M::ColumnDevice, M::ColumnSerial]))
             tbody {
                 @for certificate in &certificates {
-                    @let expired = certificate.not_after <= now;
                     tr data-kind=(certificate.kind.as_str()) data-status=(certificate.status.label()) {
                         th scope="row" { (purpose_label(lang, certificate.kind)) }
                         td { (medium_label(lang, certificate.kind)) }
-                        td {
-                            @let (class, symbol) = match &certificate.status {
-                                jpki_model::CertificateStatus::Revoked { .. } => ("revoked", "&#x2716;"),
-                                _ if expired => ("expired", "&#x2716;"),
-                                jpki_model::CertificateStatus::Active => ("active", "&#x25CF;"),
-                                jpki_model::CertificateStatus::Held { .. } => ("held", "&#x25B2;"),
-                                jpki_model::CertificateStatus::Pending => ("pending", "&#x25CB;"),
-                            };
-                            (badge(class, symbol, status_label(lang, &certificate.status, expired)))
-                        }
+                        td { (certificate_badge(lang, certificate, now)) }
                         td { (jst(certificate.not_after)) }
-                        td.mono {
-                            @match &certificate.holder {
-                                jpki_store::Holder::Card(card) => (card),
-                                jpki_store::Holder::Device(device) => (device),
-                            }
-                        }
+                        td.mono { (holder_text(certificate)) }
                         td.serial { (certificate.serial.to_hex()) }
                     }
                 }
