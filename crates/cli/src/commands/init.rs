@@ -1,6 +1,5 @@
 //! `jpki init`: a new data directory with its database, two CAs and device key.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -13,6 +12,7 @@ use time::{Duration, OffsetDateTime};
 use crate::cli::InitArgs;
 use crate::datadir::{
     CaConfig, Config, DataDir, DatabaseConfig, DevicesConfig, PhoneSection, redact_url,
+    write_new_file,
 };
 use crate::output;
 use crate::secrets::{self, CA_PASSPHRASE, Purpose as SecretPurpose};
@@ -90,12 +90,12 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
         let name = issuer_name(material.purpose);
         let certificate = PathBuf::from(format!("ca/{name}-ca.pem"));
         let key = PathBuf::from(format!("ca/{name}-ca.key.pem"));
-        write_file(
+        write_new_file(
             &staged.path(&certificate),
             certificate_pem(&material.certificate_der)?.as_bytes(),
             0o644,
         )?;
-        write_file(
+        write_new_file(
             &staged.path(&key),
             material.encrypted_key_pem.as_bytes(),
             0o600,
@@ -159,7 +159,7 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
 
     // Step 4: the configuration is written last; its presence marks a complete directory.
     let text = toml::to_string_pretty(&config).context("encoding the configuration")?;
-    write_file(
+    write_new_file(
         &staged.config_path(),
         format!("# jpki configuration, written by `jpki init`\n{text}").as_bytes(),
         0o644,
@@ -190,24 +190,6 @@ pub async fn run(data_dir: Option<&Path>, args: InitArgs) -> anyhow::Result<()> 
     output::field("usage log id", log_key.log_id());
     output::field("database", redact_url(&database_url));
     println!("Done. Next: `jpki resident add …`, then `jpki card issue …`.");
-    Ok(())
-}
-
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

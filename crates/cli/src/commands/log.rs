@@ -19,7 +19,6 @@
 //! passphrase), its public key, and the pseudonym key (a 0600 file, read by every
 //! command that writes usage history; see `datadir::LogSection`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,7 +34,7 @@ use jpki_log::{
 use jpki_store::Store;
 
 use crate::context::Context;
-use crate::datadir::{Config, DataDir, LogSection};
+use crate::datadir::{Config, DataDir, LogSection, write_new_file};
 use crate::log_cli::{
     LogCommand, LogInitArgs, LogKeyArgs, LogSthArgs, LogVerifyArgs, PhoneHistoryArgs,
 };
@@ -79,26 +78,6 @@ pub fn read_pseudonym_key(data: &DataDir, config: &Config) -> anyhow::Result<Opt
     Ok(Some(key))
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 /// Writes the log's keys that do not exist yet under `dir`: the signing key (encrypted
 /// under `passphrase`) with its public key, and the pseudonym key. Returns the public
 /// key and how many files were written.
@@ -119,8 +98,8 @@ pub fn create_log_keys(
             let (key, encrypted, public_pem) =
                 jpki_authority::usage_log::generate_log_key(passphrase, kdf_iterations)
                     .context("generating the log key")?;
-            write_new(&key_path, encrypted.as_bytes(), 0o600)?;
-            write_new(&public_path, public_pem.as_bytes(), 0o644)?;
+            write_new_file(&key_path, encrypted.as_bytes(), 0o600)?;
+            write_new_file(&public_path, public_pem.as_bytes(), 0o644)?;
             written += 2;
             key.public_key().clone()
         }
@@ -133,7 +112,7 @@ pub fn create_log_keys(
     };
     if !pseudonym_path.exists() {
         let key = PseudonymKey::generate().context("generating the pseudonym key")?;
-        write_new(&pseudonym_path, key.expose(), 0o600)?;
+        write_new_file(&pseudonym_path, key.expose(), 0o600)?;
         written += 1;
     }
     Ok((public, written))

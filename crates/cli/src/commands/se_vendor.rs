@@ -9,6 +9,7 @@ use jpki_se::VendorCa;
 
 use crate::cli::{SeVendorCommand, SeVendorInitArgs, VendorPassphraseArgs};
 use crate::context::Context;
+use crate::datadir::write_new_file;
 use crate::output;
 use crate::secrets::{self, Purpose as SecretPurpose, VENDOR_PASSPHRASE};
 
@@ -37,11 +38,12 @@ pub async fn init(data_dir: Option<&Path>, args: SeVendorInitArgs) -> anyhow::Re
     let key = PathBuf::from("se-vendor/root.key.pem");
     std::fs::write(context.data.path(&certificate), vendor.certificate_pem()?)
         .with_context(|| format!("writing {}", certificate.display()))?;
-    write_private(
+    write_new_file(
         &context.data.path(&key),
         vendor
             .export_key(&passphrase, DEFAULT_PBKDF2_ITERATIONS)?
             .as_bytes(),
+        0o600,
     )?;
 
     let mut config = context.config.clone();
@@ -54,24 +56,6 @@ pub async fn init(data_dir: Option<&Path>, args: SeVendorInitArgs) -> anyhow::Re
     output::field("certificate", context.data.path(&certificate).display());
     output::field("trusted by the RA", "yes (jpki.toml [phone] vendor_roots)");
     println!("Next: `jpki phone new --out phone.json`.");
-    Ok(())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.sync_all()?;
     Ok(())
 }
 
