@@ -3,73 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
+use common::{Sandbox, Served};
 
 impl Sandbox {
-    fn new() -> Self {
-        let sandbox = Self {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        sandbox.write("passphrase", "correct horse battery\n");
-        sandbox.write("sign", "ABC123\n");
-        sandbox.write("auth", "1234\n");
-        sandbox.write("support", "5678\n");
-        sandbox
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-
-    fn jpki(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_jpki"))
-            .args(args)
-            .env("JPKI_DATA_DIR", self.path("data"))
-            .env("JPKI_CA_PASSPHRASE_FILE", self.path("passphrase"))
-            .env_remove("JPKI_CA_PASSPHRASE")
-            .env_remove("JPKI_DATABASE_URL")
-            .env_remove("JPKI_SIGN_PASSWORD")
-            .env_remove("JPKI_AUTH_PIN")
-            .env_remove("JPKI_SUPPORT_PIN")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.jpki(args);
-        assert!(
-            output.status.success(),
-            "jpki {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let output = self.jpki(args);
-        assert!(!output.status.success(), "jpki {args:?} should have failed");
-        assert_ne!(output.status.code(), Some(0));
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert!(
-            stderr.starts_with("error:"),
-            "a clear error, not a panic: {stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        stderr
-    }
-
     fn initialized() -> Self {
         Self::initialized_with(&["init"])
     }
@@ -411,47 +352,6 @@ fn init_and_issue_on_postgres() {
     assert!(error.contains("already holds CAs"), "{error}");
     assert!(!other.path("data").exists(), "nothing was left behind");
     drop(database);
-}
-
-/// A running `jpki serve`, stopped when dropped.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sandbox {
-    fn serve(&self) -> Served {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jpki"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--service-hours",
-                "always",
-            ])
-            .env("JPKI_DATA_DIR", self.path("data"))
-            .env("JPKI_CA_PASSPHRASE_FILE", self.path("passphrase"))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut first = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut first)
-            .unwrap();
-        let url = first.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-        Served { child, url }
-    }
 }
 
 #[test]

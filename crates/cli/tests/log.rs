@@ -8,71 +8,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, Row, SqliteConnection};
+
+use common::Sandbox;
 
 /// Exit codes of `jpki log verify` (commands/log.rs).
 const EXIT_ENTRY: i32 = 3;
 const EXIT_TREE: i32 = 4;
 const EXIT_INPUT: i32 = 5;
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
 impl Sandbox {
-    fn new() -> Self {
-        let sandbox = Self {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        for (name, content) in [
-            ("passphrase", "correct horse battery\n"),
-            ("sign", "ABC123\n"),
-            ("auth", "1234\n"),
-            ("support", "5678\n"),
-            ("vendor", "vendor passphrase\n"),
-            ("phone-sign", "PHONE2026\n"),
-            ("phone-auth", "4321\n"),
-        ] {
-            std::fs::write(sandbox.path(name), content).unwrap();
-        }
-        sandbox
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_owned()
-    }
-
-    fn jpki(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_jpki"))
-            .args(args)
-            .env("JPKI_DATA_DIR", self.path("data"))
-            .env("JPKI_CA_PASSPHRASE_FILE", self.path("passphrase"))
-            .env_remove("JPKI_CA_PASSPHRASE")
-            .env_remove("JPKI_DATABASE_URL")
-            .env_remove("JPKI_PORTAL_URL")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.jpki(args);
-        assert!(
-            output.status.success(),
-            "jpki {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
     /// Runs a command that must exit with `code`; returns stdout and stderr together.
     fn exits(&self, code: i32, args: &[&str]) -> String {
         let output = self.jpki(args);
@@ -84,32 +34,6 @@ impl Sandbox {
         assert_eq!(output.status.code(), Some(code), "jpki {args:?}:\n{text}");
         assert!(!text.contains("panicked"), "{text}");
         text
-    }
-
-    fn serve(&self) -> Served {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jpki"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--service-hours",
-                "always",
-            ])
-            .env("JPKI_DATA_DIR", self.path("data"))
-            .env("JPKI_CA_PASSPHRASE_FILE", self.path("passphrase"))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut first = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut first)
-            .unwrap();
-        let url = first.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-        Served { child, url }
     }
 
     /// The SQLite file, opened behind the store's back with its foreign keys off (the
@@ -168,19 +92,6 @@ impl Sandbox {
                 })
                 .collect()
         })
-    }
-}
-
-/// A running `jpki serve`, stopped when dropped.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
