@@ -174,11 +174,8 @@ async fn history(
 
 /// Adds these routes and their schemas to the OpenAPI document.
 pub fn extend_openapi(document: &mut serde_json::Value) {
+    use crate::openapi::{add_members, json_body as body, problem, schema_ref as reference};
     use serde_json::json;
-    let reference = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
-    let body =
-        |name: &str| json!({ "content": { "application/json": { "schema": reference(name) } } });
-    let problem = |description: &str| json!({ "description": description, "content": { "application/problem+json": { "schema": reference("Problem") } } });
     let query = |name: &str, required: bool, description: &str| json!({ "name": name, "in": "query", "required": required, "description": description, "schema": { "type": if name == "device_id" { "string" } else { "integer" } } });
     let hash = json!({ "type": "string", "pattern": "^[0-9a-fA-F]{64}$" });
     let schemas = json!({
@@ -226,14 +223,6 @@ pub fn extend_openapi(document: &mut serde_json::Value) {
             "responses": { "200": body("HistoryBundle"), "401": problem("No valid session or device token"),
                 "403": problem("The phone has no owner yet"), "404": problem("No head of size `since`") } } }
     });
-    if let Some(map) = document["paths"].as_object_mut()
-        && let Some(extra) = paths.as_object()
-    {
-        map.extend(extra.clone());
-    }
-    if let Some(map) = document["components"]["schemas"].as_object_mut()
-        && let Some(extra) = schemas.as_object()
-    {
-        map.extend(extra.clone());
-    }
+    add_members(&mut document["paths"], &paths);
+    add_members(&mut document["components"]["schemas"], &schemas);
 }

@@ -7,15 +7,15 @@ use serde_json::{Value, json};
 
 mod lifecycle;
 
-fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn json_body(name: &str) -> Value {
+pub(crate) fn json_body(name: &str) -> Value {
     json!({ "content": { "application/json": { "schema": schema_ref(name) } } })
 }
 
-fn problem(description: &str) -> Value {
+pub(crate) fn problem(description: &str) -> Value {
     json!({ "description": description, "content": { "application/problem+json": { "schema": schema_ref("Problem") } } })
 }
 
@@ -23,8 +23,17 @@ fn bearer() -> Value {
     json!([{ "deviceToken": [] }])
 }
 
-fn path_parameter(name: &str, description: &str) -> Value {
+pub(crate) fn path_parameter(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+/// Adds `extra`'s members to the JSON object `section` of the document (a path or a
+/// schema of the same name is replaced): how each part of the API adds its paths and
+/// schemas.
+pub(crate) fn add_members(section: &mut Value, extra: &Value) {
+    if let (Some(target), Some(extra)) = (section.as_object_mut(), extra.as_object()) {
+        target.extend(extra.clone());
+    }
 }
 
 /// The document.

@@ -292,12 +292,11 @@ async fn sign_request_result(
 
 /// Adds these routes and their schemas to the OpenAPI document.
 pub fn extend_openapi(document: &mut serde_json::Value) {
+    use crate::openapi::{
+        add_members, json_body as body, path_parameter as parameter, problem,
+        schema_ref as reference,
+    };
     use serde_json::json;
-    let reference = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
-    let body =
-        |name: &str| json!({ "content": { "application/json": { "schema": reference(name) } } });
-    let problem = |description: &str| json!({ "description": description, "content": { "application/problem+json": { "schema": reference("Problem") } } });
-    let parameter = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
     let bearer = |scheme: &str| json!([{ scheme: [] }]);
     let string = json!({ "type": "string" });
     let schemas = json!({
@@ -399,16 +398,8 @@ pub fn extend_openapi(document: &mut serde_json::Value) {
         "/api/v1/platform/sign-requests/{request_id}": { "get": { "summary": "The request's state, signature and certificate",
             "security": bearer("relyingParty"), "parameters": [request_id], "responses": { "200": body("SignRequestResult"), "404": problem("Unknown") } } }
     });
-    if let Some(map) = document["paths"].as_object_mut()
-        && let Some(extra) = paths.as_object()
-    {
-        map.extend(extra.clone());
-    }
-    if let Some(map) = document["components"]["schemas"].as_object_mut()
-        && let Some(extra) = schemas.as_object()
-    {
-        map.extend(extra.clone());
-    }
+    add_members(&mut document["paths"], &paths);
+    add_members(&mut document["components"]["schemas"], &schemas);
     if let Some(map) = document["components"]["securitySchemes"].as_object_mut() {
         map.insert(
             "session".into(),

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{bearer, json_body, path_parameter, problem, schema_ref};
+use super::{add_members, bearer, json_body, path_parameter, problem, schema_ref};
 
 fn api_key() -> Value {
     json!([{ "apiKey": [] }])
@@ -171,14 +171,7 @@ pub(super) fn extend(document: &mut Value) {
             }
         }
     });
-    if let (Some(target), Some(extra)) = (
-        document["components"]["schemas"].as_object_mut(),
-        schemas.as_object(),
-    ) {
-        for (name, schema) in extra {
-            target.insert(name.clone(), schema.clone());
-        }
-    }
+    add_members(&mut document["components"]["schemas"], &schemas);
     let card_refusals = "The card certificate is revoked or held, or the phone is another person's";
     let paths = json!({
         "/api/v1/hotline/suspensions": {
@@ -282,9 +275,5 @@ pub(super) fn extend(document: &mut Value) {
             }
         }
     });
-    if let (Some(target), Some(extra)) = (document["paths"].as_object_mut(), paths.as_object()) {
-        for (path, operations) in extra {
-            target.insert(path.clone(), operations.clone());
-        }
-    }
+    add_members(&mut document["paths"], &paths);
 }
