@@ -28,7 +28,7 @@ mod store {
         CrlAuthority, CrlConfig, CrlPublisher, CrlRepository, IssuerId, ShardId, StoreStatus,
     };
     use jpki_store::testing::BulkRevoked;
-    use jpki_store::{NewResident, PhoneStore, RegistryStore, Store};
+    use jpki_store::{NewResident, RegistryStore, Store};
     use time::{Duration, OffsetDateTime};
 
     fn rss(field: &str) -> Option<u64> {

@@ -8,7 +8,7 @@ use crate::codec::{
     StatusColumns, certificate_columns, certificate_from_row, opt_time_column, serial_column,
     time_column, to_micros,
 };
-use crate::error::{StoreError, db, unique_conflict};
+use crate::error::{StoreError, db};
 use crate::records::{
     ApplicationId, ApplicationRecord, ApplicationState, CertificateRecord, DeviceEvent,
     DeviceRecord, DeviceState, NewApplication, RegistrationOutcome, ResidentId, UsageEntry,
@@ -91,35 +91,6 @@ fn event_from_row(row: &impl RowExt) -> Result<DeviceEvent, StoreError> {
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO device_events (device_id, kind, payload_json, created_at) VALUES ($1, $2, $3, $4) RETURNING seq";
 
 impl PhoneStore for Store {
-    async fn save_device(
-        &self,
-        device_id: &str,
-        token_hash: &[u8],
-        at: OffsetDateTime,
-    ) -> Result<DeviceRecord, StoreError> {
-        if device_id.is_empty() || token_hash.is_empty() {
-            return Err(StoreError::Invalid(
-                "a device needs an id and a token hash".into(),
-            ));
-        }
-        let at = to_micros(at)?;
-        dispatch!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO devices (device_id, token_hash, resident_id, state, created_at, updated_at) \
-                 VALUES ($1, $2, NULL, 'active', $3, $3) \
-                 ON CONFLICT (device_id) DO UPDATE SET token_hash = $2, state = 'active', updated_at = $3 \
-                 RETURNING device_id, token_hash, resident_id, state, created_at, updated_at",
-            )
-            .bind(device_id)
-            .bind(token_hash)
-            .bind(at)
-            .fetch_one(pool)
-            .await
-            .map_err(db("save_device"))
-            .and_then(|row| device_from_row(&row))
-        })
-    }
-
     async fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {
         dispatch!(self, |pool| {
             sqlx::query(
@@ -155,58 +126,6 @@ impl PhoneStore for Store {
             }
         });
         Ok(())
-    }
-
-    async fn create_application(
-        &self,
-        application: &NewApplication,
-    ) -> Result<ApplicationRecord, StoreError> {
-        const OPERATION: &str = "create_application";
-        check_new_application(application)?;
-        let kinds = kinds_text(&application.kinds);
-        let request = application.request.to_string();
-        let submitted_at = to_micros(application.submitted_at)?;
-        let sql = format!(
-            "INSERT INTO applications (public_id, resident_id, device_id, kinds, card_issuer, card_serial, \
-             request_json, state, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) \
-             RETURNING {APPLICATION_COLUMNS}"
-        );
-        dispatch!(self, |pool| {
-            let mut tx = pool.begin_write().await.map_err(db(OPERATION))?;
-            let bound = sqlx::query(
-                "UPDATE devices SET resident_id = $2, updated_at = $3 WHERE device_id = $1",
-            )
-            .bind(&application.device_id)
-            .bind(application.resident_id.0)
-            .bind(submitted_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OPERATION))?;
-            if bound.rows_affected() == 0 {
-                return Err(StoreError::not_found(format!(
-                    "device {:?}",
-                    application.device_id
-                )));
-            }
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(&application.public_id)
-                .bind(application.resident_id.0)
-                .bind(&application.device_id)
-                .bind(&kinds)
-                .bind(&application.card_certificate.0)
-                .bind(application.card_certificate.1.as_bytes())
-                .bind(&request)
-                .bind(submitted_at)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(unique_conflict(
-                    OPERATION,
-                    "an application with this id exists",
-                ))?;
-            let record = application_from_row(&row)?;
-            tx.commit().await.map_err(db(OPERATION))?;
-            Ok(record)
-        })
     }
 
     async fn accept_application(
@@ -682,6 +601,95 @@ impl PhoneStore for Store {
             .iter()
             .map(usage_from_row)
             .collect()
+        })
+    }
+}
+
+/// Writers the RA no longer uses, kept for test set-up: the RA saves the phone and
+/// records an application in one transaction (`PhoneStore::accept_application`); tests
+/// that need a phone or a queued application in a given state write them directly.
+#[cfg(feature = "testing")]
+impl Store {
+    /// Records a phone, or gives a known phone a new token and makes it active again.
+    pub async fn save_device(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<DeviceRecord, StoreError> {
+        if device_id.is_empty() || token_hash.is_empty() {
+            return Err(StoreError::Invalid(
+                "a device needs an id and a token hash".into(),
+            ));
+        }
+        let at = to_micros(at)?;
+        dispatch!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO devices (device_id, token_hash, resident_id, state, created_at, updated_at) \
+                 VALUES ($1, $2, NULL, 'active', $3, $3) \
+                 ON CONFLICT (device_id) DO UPDATE SET token_hash = $2, state = 'active', updated_at = $3 \
+                 RETURNING device_id, token_hash, resident_id, state, created_at, updated_at",
+            )
+            .bind(device_id)
+            .bind(token_hash)
+            .bind(at)
+            .fetch_one(pool)
+            .await
+            .map_err(db("save_device"))
+            .and_then(|row| device_from_row(&row))
+        })
+    }
+
+    /// Records a queued application and binds the phone to the person.
+    pub async fn create_application(
+        &self,
+        application: &NewApplication,
+    ) -> Result<ApplicationRecord, StoreError> {
+        const OPERATION: &str = "create_application";
+        check_new_application(application)?;
+        let kinds = kinds_text(&application.kinds);
+        let request = application.request.to_string();
+        let submitted_at = to_micros(application.submitted_at)?;
+        let sql = format!(
+            "INSERT INTO applications (public_id, resident_id, device_id, kinds, card_issuer, card_serial, \
+             request_json, state, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) \
+             RETURNING {APPLICATION_COLUMNS}"
+        );
+        dispatch!(self, |pool| {
+            let mut tx = pool.begin_write().await.map_err(db(OPERATION))?;
+            let bound = sqlx::query(
+                "UPDATE devices SET resident_id = $2, updated_at = $3 WHERE device_id = $1",
+            )
+            .bind(&application.device_id)
+            .bind(application.resident_id.0)
+            .bind(submitted_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OPERATION))?;
+            if bound.rows_affected() == 0 {
+                return Err(StoreError::not_found(format!(
+                    "device {:?}",
+                    application.device_id
+                )));
+            }
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(&application.public_id)
+                .bind(application.resident_id.0)
+                .bind(&application.device_id)
+                .bind(&kinds)
+                .bind(&application.card_certificate.0)
+                .bind(application.card_certificate.1.as_bytes())
+                .bind(&request)
+                .bind(submitted_at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(crate::error::unique_conflict(
+                    OPERATION,
+                    "an application with this id exists",
+                ))?;
+            let record = application_from_row(&row)?;
+            tx.commit().await.map_err(db(OPERATION))?;
+            Ok(record)
         })
     }
 }

@@ -17,9 +17,8 @@ use crate::records::{
     AccountRecord, AccountRole, ApplicationId, ApplicationRecord, AuditEntry, AuditId, AuditRecord,
     AuthorityRecord, CardRecord, CertificateRecord, ConsumedNonce, CrlRecord, DeviceEvent,
     DeviceRecord, HistoryEntry, Holder, LifecycleBatch, LifecycleOutcome, ListedCertificate,
-    NewAccount, NewApplication, NewCertificate, NewNonce, NewResident, RegistrationOutcome,
-    Resident, ResidentChange, ResidentId, StatusChangeRecord, StatusRecord, UsageEntry,
-    UsageRecord,
+    NewAccount, NewCertificate, NewNonce, NewResident, RegistrationOutcome, Resident,
+    ResidentChange, ResidentId, StatusChangeRecord, StatusRecord, UsageEntry, UsageRecord,
 };
 
 /// The resident registry: the municipality's view.
@@ -233,14 +232,6 @@ pub trait AuditStore: Send + Sync {
 /// The phone flow's view (RA and portal): devices, applications, notifications and
 /// each person's usage history.
 pub trait PhoneStore: Send + Sync {
-    /// Records a phone, or gives a known phone a new token and makes it active again.
-    fn save_device(
-        &self,
-        device_id: &str,
-        token_hash: &[u8],
-        at: OffsetDateTime,
-    ) -> impl Future<Output = Result<DeviceRecord, StoreError>> + Send;
-
     fn device(
         &self,
         device_id: &str,
@@ -266,12 +257,6 @@ pub trait PhoneStore: Send + Sync {
     fn accept_application(
         &self,
         accepted: &crate::AcceptedApplication,
-    ) -> impl Future<Output = Result<ApplicationRecord, StoreError>> + Send;
-
-    /// Records an accepted application (state queued) and binds the phone to the person.
-    fn create_application(
-        &self,
-        application: &NewApplication,
     ) -> impl Future<Output = Result<ApplicationRecord, StoreError>> + Send;
 
     fn application(
