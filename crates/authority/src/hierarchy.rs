@@ -81,6 +81,8 @@ pub fn create_hierarchy(
 /// A CA ready to sign: its certificate (pre-parsed for issuance) and its key.
 pub struct LoadedCa {
     purpose: Purpose,
+    /// The certificate, parsed once (requests check certificates against it).
+    certificate: JpkiCertificate,
     issuer: Issuer,
     key: Arc<SoftwareRsaKey>,
 }
@@ -104,9 +106,9 @@ impl LoadedCa {
         passphrase: &SecretString,
     ) -> Result<Self, AuthorityError> {
         let name = issuer_name(purpose);
-        let parsed = JpkiCertificate::from_der(certificate_der)
+        let certificate = JpkiCertificate::from_der(certificate_der)
             .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
-        if parsed.role()
+        if certificate.role()
             != (CertificateRole::Authority {
                 purpose: Some(purpose),
             })
@@ -123,6 +125,7 @@ impl LoadedCa {
         }
         Ok(Self {
             purpose,
+            certificate,
             issuer,
             key: Arc::new(key),
         })
@@ -134,6 +137,10 @@ impl LoadedCa {
 
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
+    }
+
+    pub fn certificate(&self) -> &JpkiCertificate {
+        &self.certificate
     }
 
     pub fn certificate_der(&self) -> &[u8] {
@@ -219,10 +226,8 @@ pub fn open_ocsp_responder(
     let name = issuer_name(ca.purpose);
     let certificate = JpkiCertificate::from_der(certificate_der)
         .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
-    let ca_certificate = JpkiCertificate::from_der(ca.certificate_der())
-        .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
     certificate
-        .verify_issued_by(&ca_certificate)
+        .verify_issued_by(ca.certificate())
         .map_err(|_| AuthorityError::WrongCaCertificate(name))?;
     let pkcs8 = decrypt_private_key(encrypted_key, passphrase).map_err(AuthorityError::CaKey)?;
     let key = SoftwareRsaKey::from_pkcs8_der(pkcs8.expose()).map_err(AuthorityError::CaKey)?;

@@ -778,14 +778,7 @@ where
             |detail: &str| RaError::new(ErrorCode::CardCertificateUntrusted, detail.to_owned());
         let card = JpkiCertificate::from_der(card_der)
             .map_err(|_| untrusted("not a certificate we can read"))?;
-        let sign_ca = JpkiCertificate::from_der(self.ca.ca(Purpose::Signature).certificate_der())
-            .map_err(|_| {
-            RaError::new(
-                ErrorCode::Internal,
-                "the signature CA certificate does not parse",
-            )
-        })?;
-        card.verify_issued_by(&sign_ca)
+        card.verify_issued_by(self.ca.ca(Purpose::Signature).certificate())
             .map_err(|_| untrusted("not issued by our signature CA"))?;
         if card.kind() != Some(CertificateKind::CARD_SIGNATURE) {
             return Err(untrusted("not a card signature certificate"));
