@@ -119,6 +119,31 @@ pub trait KeyAttestationVerifier: Send + Sync + fmt::Debug {
         expected_nonce: &[u8],
         now: OffsetDateTime,
     ) -> Result<AttestedKey, AttestationFailure>;
+
+    /// [`KeyAttestationVerifier::verify`] for each of one application's statements (one
+    /// SE, one device certificate), each result in order. An implementation may check
+    /// the shared device certificate once for all of them.
+    fn verify_all(
+        &self,
+        attestations_der: &[Vec<u8>],
+        device_certificate_der: &[u8],
+        vendor_chain: &[Vec<u8>],
+        expected_nonce: &[u8],
+        now: OffsetDateTime,
+    ) -> Vec<Result<AttestedKey, AttestationFailure>> {
+        attestations_der
+            .iter()
+            .map(|statement| {
+                self.verify(
+                    statement,
+                    device_certificate_der,
+                    vendor_chain,
+                    expected_nonce,
+                    now,
+                )
+            })
+            .collect()
+    }
 }
 
 /// The daily window in which the CA issues phone certificates (JST). Applications
@@ -844,24 +869,39 @@ where
             .map(|text| decode("device.vendor_chain", text))
             .collect::<Result<Vec<_>, _>>()?;
         let mut attested = Vec::new();
-        // Step 4: attestations.
+        // Step 4: attestations, key by key; the statements decoded up to the first that
+        // does not, verified together (one device certificate for all of them).
+        let mut statements = Vec::new();
+        let mut undecodable = None;
         for key in &request.keys {
-            let statement = decode("keys.attestation", &key.attestation)?;
-            let key_attested = self
-                .attestation
-                .verify(&statement, &device_certificate, &vendor_chain, nonce, now)
-                .map_err(|failure| match failure {
-                    AttestationFailure::UntrustedVendor(detail) => {
-                        RaError::new(ErrorCode::AttestationUntrusted, detail)
-                    }
-                    AttestationFailure::Invalid(detail) => {
-                        RaError::new(ErrorCode::AttestationInvalid, detail)
-                    }
-                    AttestationFailure::NonceMismatch => RaError::new(
-                        ErrorCode::AttestationNonceMismatch,
-                        "the attestation names another nonce",
-                    ),
-                })?;
+            match decode("keys.attestation", &key.attestation) {
+                Ok(statement) => statements.push(statement),
+                Err(error) => {
+                    undecodable = Some(error);
+                    break;
+                }
+            }
+        }
+        let verified = self.attestation.verify_all(
+            &statements,
+            &device_certificate,
+            &vendor_chain,
+            nonce,
+            now,
+        );
+        for (key, result) in request.keys.iter().zip(verified) {
+            let key_attested = result.map_err(|failure| match failure {
+                AttestationFailure::UntrustedVendor(detail) => {
+                    RaError::new(ErrorCode::AttestationUntrusted, detail)
+                }
+                AttestationFailure::Invalid(detail) => {
+                    RaError::new(ErrorCode::AttestationInvalid, detail)
+                }
+                AttestationFailure::NonceMismatch => RaError::new(
+                    ErrorCode::AttestationNonceMismatch,
+                    "the attestation names another nonce",
+                ),
+            })?;
             if key_attested.se_serial != request.device.se_serial {
                 return Err(RaError::new(
                     ErrorCode::AttestationInvalid,
@@ -875,6 +915,9 @@ where
                 ));
             }
             attested.push((key, key_attested));
+        }
+        if let Some(error) = undecodable {
+            return Err(error);
         }
         // Step 5: CSRs.
         let mut keys = Vec::new();

@@ -473,20 +473,59 @@ pub fn verify_attestation_with<R: AsRef<[u8]>>(
     expected_nonce: &[u8],
     now: OffsetDateTime,
 ) -> Result<AttestedKey, AttestationError> {
-    // Step 1: parse both (strict DER; `from_der` refuses trailing bytes).
-    let statement = KeyAttestationRef::from_der(statement_der)
-        .map_err(|error| malformed("statement", error))?;
-    if statement.tbs.tag() != Tag::Sequence {
-        return Err(AttestationError::Malformed(
-            "statement: the TBS is not a SEQUENCE".into(),
-        ));
-    }
-    let tbs_der = statement
-        .tbs
-        .to_der()
-        .map_err(|error| malformed("statement", error))?;
-    let tbs =
-        TbsAttestation::from_der(&tbs_der).map_err(|error| malformed("statement TBS", error))?;
+    let mut device = None;
+    verify_one(
+        policy,
+        statement_der,
+        &mut device,
+        device_certificate_der,
+        trusted_vendor_roots,
+        expected_nonce,
+        now,
+    )
+}
+
+/// [`verify_attestation_with`] for several statements of one SE (an application's
+/// keys), each with its own result, in order: the device certificate and its vendor
+/// root are checked once, when the first statement that parses needs them. Each result
+/// is what [`verify_attestation_with`] gives for that statement alone.
+pub fn verify_attestations_with<S: AsRef<[u8]>, R: AsRef<[u8]>>(
+    policy: &AttestationPolicy,
+    statements_der: &[S],
+    device_certificate_der: &[u8],
+    trusted_vendor_roots: &[R],
+    expected_nonce: &[u8],
+    now: OffsetDateTime,
+) -> Vec<Result<AttestedKey, AttestationError>> {
+    let mut device = None;
+    statements_der
+        .iter()
+        .map(|statement_der| {
+            verify_one(
+                policy,
+                statement_der.as_ref(),
+                &mut device,
+                device_certificate_der,
+                trusted_vendor_roots,
+                expected_nonce,
+                now,
+            )
+        })
+        .collect()
+}
+
+/// A device certificate that a trusted vendor root issued and that may attest now
+/// (steps 1b to 3), and that root's name.
+struct CheckedDevice {
+    device: JpkiCertificate,
+    vendor: String,
+}
+
+fn check_device<R: AsRef<[u8]>>(
+    device_certificate_der: &[u8],
+    trusted_vendor_roots: &[R],
+    now: OffsetDateTime,
+) -> Result<CheckedDevice, AttestationError> {
     let device = JpkiCertificate::from_der(device_certificate_der)
         .map_err(|error| malformed("device certificate", error))?;
 
@@ -527,6 +566,42 @@ pub fn verify_attestation_with<R: AsRef<[u8]>>(
             not_after: device.not_after(),
         });
     }
+
+    Ok(CheckedDevice {
+        vendor: root.subject().to_der_order_string(),
+        device,
+    })
+}
+
+/// One statement; `device` holds the device check once made (shared by the statements
+/// of one SE).
+fn verify_one<R: AsRef<[u8]>>(
+    policy: &AttestationPolicy,
+    statement_der: &[u8],
+    device: &mut Option<Result<CheckedDevice, AttestationError>>,
+    device_certificate_der: &[u8],
+    trusted_vendor_roots: &[R],
+    expected_nonce: &[u8],
+    now: OffsetDateTime,
+) -> Result<AttestedKey, AttestationError> {
+    // Step 1: parse both (strict DER; `from_der` refuses trailing bytes).
+    let statement = KeyAttestationRef::from_der(statement_der)
+        .map_err(|error| malformed("statement", error))?;
+    if statement.tbs.tag() != Tag::Sequence {
+        return Err(AttestationError::Malformed(
+            "statement: the TBS is not a SEQUENCE".into(),
+        ));
+    }
+    let tbs_der = statement
+        .tbs
+        .to_der()
+        .map_err(|error| malformed("statement", error))?;
+    let tbs =
+        TbsAttestation::from_der(&tbs_der).map_err(|error| malformed("statement TBS", error))?;
+    let CheckedDevice { device, vendor } = device
+        .get_or_insert_with(|| check_device(device_certificate_der, trusted_vendor_roots, now))
+        .as_ref()
+        .map_err(Clone::clone)?;
 
     // Step 4: the device key signed the statement.
     if tbs.version != STATEMENT_VERSION {
@@ -612,7 +687,7 @@ pub fn verify_attestation_with<R: AsRef<[u8]>>(
         usage,
         public_key_der,
         attested_at,
-        vendor: root.subject().to_der_order_string(),
+        vendor: vendor.clone(),
         device_certificate_sha256: device.fingerprint_sha256(),
     })
 }

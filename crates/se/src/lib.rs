@@ -61,7 +61,7 @@ mod vendor;
 pub use access::{AccessGrant, AccessRule, AccessRules, AppIdentity};
 pub use attestation::{
     AttestationBundle, AttestationError, AttestationPolicy, AttestedKey, KEY_ATTESTATION_FORMAT,
-    SlotUsage, verify_attestation, verify_attestation_with,
+    SlotUsage, verify_attestation, verify_attestation_with, verify_attestations_with,
 };
 pub use biometric::{
     BindingId, BiometricTemplate, PendingEnrolment, SimulatedSensor, UnlockAssertion,

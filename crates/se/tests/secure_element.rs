@@ -25,6 +25,7 @@ use jpki_se::{
     AccessGrant, AccessRules, AppIdentity, AttestationBundle, AttestationError, AttestationPolicy,
     BiometricTemplate, CONTACTLESS_ATR, Interface, SeError, SlotUsage, UnlockAssertion, VendorCa,
     VirtualSecureElement, file, host, verify_attestation, verify_attestation_with,
+    verify_attestations_with,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -1292,6 +1293,62 @@ fn forged_foreign_stale_and_mismatched_attestations_are_refused() {
     ] {
         assert_eq!(to_hex(&tx(session, &command)), expected, "{command}");
     }
+}
+
+/// Several statements of one SE verified together give, one by one, exactly what each
+/// gives alone: good ones, a malformed one among them, and all of them under an
+/// untrusted root (the device check, made once, fails each statement that parses).
+#[test]
+fn statements_verified_together_answer_as_each_alone() {
+    let f = fixture();
+    let clock = clock_at(START + Duration::days(1));
+    let mut se = load_se(&clock);
+    let mut ap = JpkiAp::select(se.open_session(Interface::Omapi(portal()))).unwrap();
+    let challenge = nonce(1);
+    let sign = host::attest_key(&mut ap, SlotUsage::Signature, &challenge).unwrap();
+    let auth = host::attest_key(&mut ap, SlotUsage::Authentication, &challenge).unwrap();
+    let now = clock.now();
+    let device = sign.device_certificate().to_vec();
+    let statements = vec![
+        sign.statement().to_vec(),
+        b"not a statement".to_vec(),
+        auth.statement().to_vec(),
+    ];
+    let policy = AttestationPolicy::default();
+    let trusted: [&[u8]; 1] = [&f.vendor_root];
+    let untrusted: [&[u8]; 1] = [&f.other_vendor_root];
+    for roots in [&trusted, &untrusted] {
+        let together =
+            verify_attestations_with(&policy, &statements, &device, roots, &challenge, now);
+        let alone: Vec<_> = statements
+            .iter()
+            .map(|statement| {
+                verify_attestation_with(&policy, statement, &device, roots, &challenge, now)
+            })
+            .collect();
+        assert_eq!(together, alone);
+    }
+    let together =
+        verify_attestations_with(&policy, &statements, &device, &trusted, &challenge, now);
+    assert_eq!(
+        together[0].as_ref().unwrap().public_key_der(),
+        f.sign_public_key.as_slice()
+    );
+    assert!(matches!(together[1], Err(AttestationError::Malformed(_))));
+    assert_eq!(
+        together[2].as_ref().unwrap().usage(),
+        SlotUsage::Authentication
+    );
+    let refused =
+        verify_attestations_with(&policy, &statements, &device, &untrusted, &challenge, now);
+    assert!(matches!(
+        refused[0],
+        Err(AttestationError::UntrustedVendor { .. })
+    ));
+    assert!(matches!(
+        refused[2],
+        Err(AttestationError::UntrustedVendor { .. })
+    ));
 }
 
 /// The statement's TBS re-signed with `key` (a forgery).
