@@ -23,6 +23,31 @@ const EXIT_TREE: i32 = 4;
 const EXIT_INPUT: i32 = 5;
 
 impl Sandbox {
+    /// The phone downloads its history into `bundle` (refused: exit 1) and the citizen
+    /// checks that bundle offline (exit 3): both name `code` at entry `seq`.
+    fn bundle_names(
+        &self,
+        phone: &str,
+        portal: Option<&str>,
+        bundle: &str,
+        key: &str,
+        code: &str,
+        seq: u64,
+    ) {
+        let bundle = self.arg(bundle);
+        let mut download = vec!["phone", "history", phone];
+        if let Some(url) = portal {
+            download.extend(["--portal", url]);
+        }
+        download.extend(["--bundle", &bundle]);
+        assert_names(&self.exits(1, &download), code, seq);
+        assert_names(
+            &self.exits(EXIT_ENTRY, &["log", "verify", &bundle, "--key", key]),
+            code,
+            seq,
+        );
+    }
+
     /// Runs a command that must exit with `code`; returns stdout and stderr together.
     fn exits(&self, code: i32, args: &[&str]) -> String {
         let output = self.jpki(args);
@@ -261,22 +286,7 @@ fn tampering_with_the_database_is_named_by_both_verifiers() {
         "UPDATE usage_history SET detail_json = '{{\"application\":\"forged\"}}' WHERE id = {}",
         rows[2].0
     ));
-    let text = sandbox.exits(
-        1,
-        &[
-            "phone",
-            "history",
-            &phone,
-            "--bundle",
-            &sandbox.arg("b1.json"),
-        ],
-    );
-    assert_names(&text, "LOGV-ENTRY-CONTENT", 3);
-    let text = sandbox.exits(
-        EXIT_ENTRY,
-        &["log", "verify", &sandbox.arg("b1.json"), "--key", &key],
-    );
-    assert_names(&text, "LOGV-ENTRY-CONTENT", 3);
+    sandbox.bundle_names(&phone, None, "b1.json", &key, "LOGV-ENTRY-CONTENT", 3);
     let text = sandbox.exits(EXIT_ENTRY, &["log", "verify"]);
     assert!(
         text.contains("resident 1, entry seq 3") && text.contains("edited"),
@@ -295,22 +305,7 @@ fn tampering_with_the_database_is_named_by_both_verifiers() {
         "DELETE FROM usage_history WHERE id = {}",
         rows[3].0
     ));
-    let text = sandbox.exits(
-        1,
-        &[
-            "phone",
-            "history",
-            &phone,
-            "--bundle",
-            &sandbox.arg("b2.json"),
-        ],
-    );
-    assert_names(&text, "LOGV-ENTRY-GONE", 4);
-    let text = sandbox.exits(
-        EXIT_ENTRY,
-        &["log", "verify", &sandbox.arg("b2.json"), "--key", &key],
-    );
-    assert_names(&text, "LOGV-ENTRY-GONE", 4);
+    sandbox.bundle_names(&phone, None, "b2.json", &key, "LOGV-ENTRY-GONE", 4);
     let text = sandbox.exits(EXIT_ENTRY, &["log", "verify"]);
     assert!(
         text.contains("resident 1, entry seq 4") && text.contains("deleted"),
@@ -357,24 +352,14 @@ fn tampering_with_the_database_is_named_by_both_verifiers() {
     );
     assert!(text.contains("stored leaf"), "{text}");
     let served = sandbox.serve();
-    let text = sandbox.exits(
-        1,
-        &[
-            "phone",
-            "history",
-            &phone,
-            "--portal",
-            &served.url,
-            "--bundle",
-            &sandbox.arg("b4.json"),
-        ],
+    sandbox.bundle_names(
+        &phone,
+        Some(&served.url),
+        "b4.json",
+        &key,
+        "LOGV-ENTRY-INCLUSION",
+        6,
     );
-    assert_names(&text, "LOGV-ENTRY-INCLUSION", 6);
-    let text = sandbox.exits(
-        EXIT_ENTRY,
-        &["log", "verify", &sandbox.arg("b4.json"), "--key", &key],
-    );
-    assert_names(&text, "LOGV-ENTRY-INCLUSION", 6);
     // Against the checkpoint the phone kept, the same verdict.
     let text = sandbox.exits(
         EXIT_ENTRY,
