@@ -24,15 +24,15 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use jpki_api::{PersonIdentification, PhoneKind, SuspensionRequest, SuspensionScope};
 use jpki_app::PortalClient;
-use jpki_app::flows::{self, AuthUnlock, PhonePins};
+use jpki_app::flows::{self, AuthUnlock};
 use jpki_authority::hotline::create_account;
-use jpki_crypto::{Clock, PinPolicy};
+use jpki_crypto::Clock;
 use jpki_model::{CertificateKind, RevocationReason};
 use jpki_pkix::JpkiCertificate;
 use jpki_pkix::crl::CrlView;
 use jpki_pkix::ocsp::{CertId, OcspCertStatus, OcspRequest, OcspResponseView};
 use jpki_store::{AccountRole, CertificateStore, Holder};
-use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, pin};
+use jpki_testkit::Sandbox;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
@@ -70,11 +70,8 @@ async fn main() {
     let resident = sandbox.resident("公的 計測", "1990-01-02").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
     let mut phone = sandbox.phone().unwrap();
-    let pins = PhonePins {
-        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
-        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
-    };
-    let card_password = pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap();
+    let pins = jpki_testkit::phone_pins().unwrap();
+    let card_password = jpki_testkit::card_password().unwrap();
     flows::apply(
         &mut phone,
         &client,
@@ -88,7 +85,7 @@ async fn main() {
     flows::wait(&mut phone, &client, Duration::from_secs(10), false, |_| {})
         .await
         .unwrap();
-    let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
+    let auth_pin = jpki_testkit::phone_auth_pin().unwrap();
     flows::register(&mut phone, &client, AuthUnlock::Pin(&auth_pin))
         .await
         .unwrap();

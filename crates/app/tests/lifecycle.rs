@@ -36,21 +36,10 @@ use jpki_store::{
     AccountRole, CertificateRecord, CertificateStore, ChangeKind, Holder, PhoneStore,
     RegistryStore, ResidentChange,
 };
-use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, pin};
+use jpki_testkit::{PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, card_password, phone_pins, pin};
 use time::OffsetDateTime;
 
 const BOTH: [PhoneKind; 2] = [PhoneKind::Signature, PhoneKind::Authentication];
-
-fn phone_pins() -> PhonePins {
-    PhonePins {
-        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
-        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
-    }
-}
-
-fn card_password() -> jpki_crypto::Pin {
-    pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap()
-}
 
 fn code(error: &FlowError) -> Option<ErrorCode> {
     match error {
@@ -75,9 +64,9 @@ async fn registered_phone(
         &mut phone,
         client,
         card,
-        &card_password(),
+        &card_password().unwrap(),
         &BOTH,
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
@@ -540,7 +529,7 @@ async fn suspension_and_lifting_reach_ocsp_at_once_and_the_next_delta_crl() {
         &mut phone,
         &client,
         &mut stranger_card,
-        &card_password(),
+        &card_password().unwrap(),
         None,
     )
     .await
@@ -563,7 +552,7 @@ async fn suspension_and_lifting_reach_ocsp_at_once_and_the_next_delta_crl() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         Some(&new_password),
     )
     .await
@@ -578,9 +567,15 @@ async fn suspension_and_lifting_reach_ocsp_at_once_and_the_next_delta_crl() {
     assert_status_both_ways(&sandbox, &auth_pem, "auth-5", "good", None).await;
     assert_status_both_ways(&sandbox, &sign_pem, "sign-5", "revoked", Some("superseded")).await;
     // Lifting again: nothing is on hold.
-    let error = flows::lift(&mut phone, &client, &mut card, &card_password(), None)
-        .await
-        .unwrap_err();
+    let error = flows::lift(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password().unwrap(),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(code(&error), Some(ErrorCode::CertificateNotHeld), "{error}");
 
     // 7. The delta over the base that held them: removeFromCRL for the authentication
@@ -812,7 +807,7 @@ async fn moving_house_revokes_signature_certificates_only_and_links_their_replac
         &mut phone,
         &client,
         &mut new_card,
-        &card_password(),
+        &card_password().unwrap(),
         &[PhoneKind::Signature],
         &PhonePins {
             sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
@@ -928,13 +923,23 @@ async fn revocations_pin_reset_and_refused_transitions() {
     let phone_id = phone.se.serial().as_str().to_owned();
 
     // Revoking another person's phone with one's own card: refused, nothing changes.
-    let error = flows::revoke_other(&client, &mut other_card, &card_password(), &phone_id)
-        .await
-        .unwrap_err();
+    let error = flows::revoke_other(
+        &client,
+        &mut other_card,
+        &card_password().unwrap(),
+        &phone_id,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(code(&error), Some(ErrorCode::DeviceNotOwned), "{error}");
-    let error = flows::revoke_other(&client, &mut card, &card_password(), "FFFFFFFFFFFFFFFFFFFF")
-        .await
-        .unwrap_err();
+    let error = flows::revoke_other(
+        &client,
+        &mut card,
+        &card_password().unwrap(),
+        "FFFFFFFFFFFFFFFFFFFF",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(code(&error), Some(ErrorCode::DeviceUnknown), "{error}");
     // A request whose card signature is not over the text: refused.
     let nonce = client
@@ -982,7 +987,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
         &mut phone,
         &client,
         &mut other_card,
-        &card_password(),
+        &card_password().unwrap(),
         PhoneKind::Authentication,
         &new_pin,
     )
@@ -993,7 +998,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         PhoneKind::Authentication,
         &new_pin,
     )
@@ -1024,7 +1029,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &[PhoneKind::Authentication],
     )
     .await
@@ -1052,9 +1057,15 @@ async fn revocations_pin_reset_and_refused_transitions() {
     );
     let held_sign = status_of(&sandbox, &sign).await;
     assert!(matches!(held_sign, CertificateStatus::Held { .. }));
-    let error = flows::lift(&mut phone, &client, &mut card, &card_password(), None)
-        .await
-        .unwrap_err();
+    let error = flows::lift(
+        &mut phone,
+        &client,
+        &mut card,
+        &card_password().unwrap(),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         code(&error),
         Some(ErrorCode::CertificateAlreadyRevoked),
@@ -1066,7 +1077,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &[PhoneKind::Authentication],
     )
     .await
@@ -1075,7 +1086,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
 
     // From a new phone (or none), with the card: the lost phone's remaining certificate
     // is revoked (keyCompromise) and the phone is told to wipe.
-    let result = flows::revoke_other(&client, &mut card, &card_password(), &phone_id)
+    let result = flows::revoke_other(&client, &mut card, &card_password().unwrap(), &phone_id)
         .await
         .unwrap();
     assert_eq!(result.revoked.len(), 1);
@@ -1097,9 +1108,15 @@ async fn revocations_pin_reset_and_refused_transitions() {
     // Voluntary revocation of everything on a second phone: it wipes itself.
     tick_clock(&sandbox);
     let mut second = registered_phone(&sandbox, &client, &mut card).await;
-    let result = flows::revoke(&mut second, &client, &mut card, &card_password(), &BOTH)
-        .await
-        .unwrap();
+    let result = flows::revoke(
+        &mut second,
+        &client,
+        &mut card,
+        &card_password().unwrap(),
+        &BOTH,
+    )
+    .await
+    .unwrap();
     assert!(result.wipe);
     assert_eq!(result.revoked.len(), 2);
     assert!(
@@ -1556,7 +1573,7 @@ async fn the_platform_keeps_one_user_id_across_a_move_and_refuses_revoked_and_he
         &mut phone,
         &client,
         &mut new_card,
-        &card_password(),
+        &card_password().unwrap(),
         &[PhoneKind::Signature],
         &PhonePins {
             sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
@@ -1698,9 +1715,9 @@ async fn issued_phone_certificates_are_held_in_the_next_delta_without_a_second_h
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &BOTH,
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();

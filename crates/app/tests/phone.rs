@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use jpki_api::{ErrorCode, NoncePurpose, PhoneKind, decode_der};
-use jpki_app::flows::{self, AuthUnlock, FlowError, Notification, PhonePins};
+use jpki_app::flows::{self, AuthUnlock, FlowError, Notification};
 use jpki_app::{Phone, PortalClient};
 use jpki_authority::phone::{PhoneConfig, ServiceHours};
 use jpki_crypto::PinPolicy;
@@ -17,23 +17,13 @@ use jpki_reader::{CertificateSlot, JpkiAp, Token};
 use jpki_se::{AppIdentity, Interface};
 use jpki_store::{CertificateStore, Holder, PhoneStore, RegistryStore};
 use jpki_testkit::{
-    CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, default_now, pin,
+    PHONE_AUTH_PIN, Sandbox, card_password, default_now, phone_auth_pin, phone_pins,
+    phone_sign_password, pin,
 };
 use time::Duration as TimeDuration;
 use time::macros::datetime;
 
 const BOTH: [PhoneKind; 2] = [PhoneKind::Signature, PhoneKind::Authentication];
-
-fn phone_pins() -> PhonePins {
-    PhonePins {
-        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
-        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
-    }
-}
-
-fn card_password() -> jpki_crypto::Pin {
-    pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap()
-}
 
 fn problem_code(error: &FlowError) -> Option<ErrorCode> {
     match error {
@@ -83,9 +73,9 @@ async fn full_flow_from_resident_to_registered_phone_over_http() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &BOTH,
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
@@ -195,9 +185,9 @@ async fn long_poll_delivers_the_notification_too() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &[PhoneKind::Authentication],
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
@@ -219,9 +209,17 @@ async fn prepared(
     let _ = sandbox;
     let nonce = client.nonce(NoncePurpose::Application).await.unwrap();
     let (device, mut keys) =
-        flows::prepare_keys(phone, &nonce.nonce, kinds, &phone_pins()).unwrap();
+        flows::prepare_keys(phone, &nonce.nonce, kinds, &phone_pins().unwrap()).unwrap();
     tamper(&mut keys);
-    flows::sign_application(card, &card_password(), nonce.nonce, kinds, device, keys).unwrap()
+    flows::sign_application(
+        card,
+        &card_password().unwrap(),
+        nonce.nonce,
+        kinds,
+        device,
+        keys,
+    )
+    .unwrap()
 }
 
 async fn assert_refused(
@@ -322,7 +320,7 @@ async fn every_ra_refusal_has_its_own_code_and_issues_nothing() {
     let mut phone = sandbox.phone().unwrap();
     let old_nonce = client.nonce(NoncePurpose::Application).await.unwrap();
     let (_, old_keys) =
-        flows::prepare_keys(&mut phone, &old_nonce.nonce, &BOTH, &phone_pins()).unwrap();
+        flows::prepare_keys(&mut phone, &old_nonce.nonce, &BOTH, &phone_pins().unwrap()).unwrap();
     let nonce = client.nonce(NoncePurpose::Application).await.unwrap();
     let device = jpki_api::DeviceEvidence {
         se_serial: phone.se.serial().as_str().to_owned(),
@@ -331,7 +329,7 @@ async fn every_ra_refusal_has_its_own_code_and_issues_nothing() {
     };
     let request = flows::sign_application(
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         nonce.nonce,
         &BOTH,
         device,
@@ -421,7 +419,7 @@ fn resign(
 ) -> jpki_api::ApplicationRequest {
     flows::sign_application(
         card,
-        &card_password(),
+        &card_password().unwrap(),
         request.nonce,
         &request.kinds,
         request.device,
@@ -462,9 +460,9 @@ async fn a_person_under_fifteen_gets_no_phone_signature_certificate() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &BOTH,
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap_err();
@@ -480,9 +478,9 @@ async fn a_person_under_fifteen_gets_no_phone_signature_certificate() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &[PhoneKind::Authentication],
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
@@ -524,9 +522,9 @@ async fn outside_service_hours_the_application_waits_for_the_window() {
         &mut phone,
         &client,
         &mut card,
-        &card_password(),
+        &card_password().unwrap(),
         &BOTH,
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
@@ -576,9 +574,9 @@ async fn registered_phone(
         &mut phone,
         client,
         card,
-        &card_password(),
+        &card_password().unwrap(),
         &BOTH,
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
@@ -673,9 +671,9 @@ async fn two_phones_racing_to_register_leave_exactly_one_active() {
             &mut phone,
             &client,
             &mut card,
-            &card_password(),
+            &card_password().unwrap(),
             &BOTH,
-            &phone_pins(),
+            &phone_pins().unwrap(),
         )
         .await
         .unwrap();
@@ -731,14 +729,6 @@ fn futures_block<F: std::future::Future>(future: F) -> F::Output {
 // Relying parties: login, signed online applications, platform API, sign requests
 // ---------------------------------------------------------------------------------------
 
-fn auth_pin() -> jpki_crypto::Pin {
-    pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()
-}
-
-fn phone_password() -> jpki_crypto::Pin {
-    pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_logs_in_alone_and_approves_a_browser_login() {
     use jpki_app::relying::{LoginOutcome, login};
@@ -750,7 +740,9 @@ async fn the_phone_logs_in_alone_and_approves_a_browser_login() {
 
     // The CLI plays the browser too.
     let LoginOutcome::Session(session) =
-        login(&mut phone, &client, None, &auth_pin()).await.unwrap()
+        login(&mut phone, &client, None, &phone_auth_pin().unwrap())
+            .await
+            .unwrap()
     else {
         panic!("a session")
     };
@@ -773,7 +765,7 @@ async fn the_phone_logs_in_alone_and_approves_a_browser_login() {
         &mut phone,
         &client,
         Some(&browser.code.to_ascii_lowercase()),
-        &auth_pin(),
+        &phone_auth_pin().unwrap(),
     )
     .await
     .unwrap();
@@ -802,17 +794,27 @@ async fn the_phone_logs_in_alone_and_approves_a_browser_login() {
         Some(ErrorCode::SessionInvalid),
         "collected once"
     );
-    let error = login(&mut phone, &client, Some(&browser.code), &auth_pin())
-        .await
-        .unwrap_err();
+    let error = login(
+        &mut phone,
+        &client,
+        Some(&browser.code),
+        &phone_auth_pin().unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(problem_code(&error), Some(ErrorCode::LoginAlreadyApproved));
 
     // An expired code is refused.
     let late = client.create_login().await.unwrap();
     sandbox.clock.advance(TimeDuration::minutes(6));
-    let error = login(&mut phone, &client, Some(&late.code), &auth_pin())
-        .await
-        .unwrap_err();
+    let error = login(
+        &mut phone,
+        &client,
+        Some(&late.code),
+        &phone_auth_pin().unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(problem_code(&error), Some(ErrorCode::LoginChallengeExpired));
 
     let history = sandbox.store.usage_of_resident(resident.id).await.unwrap();
@@ -828,7 +830,13 @@ async fn a_signed_online_application_is_kept_with_its_evidence() {
     let mut phone = registered_phone(&sandbox, &client, &mut card).await;
     let form = "{\"form\":\"転入届\",\"to\":\"千代田区\"}".as_bytes();
 
-    let cms = flows::sign_document(&mut phone, &phone_password(), form, default_now()).unwrap();
+    let cms = flows::sign_document(
+        &mut phone,
+        &phone_sign_password().unwrap(),
+        form,
+        default_now(),
+    )
+    .unwrap();
     // OpenSSL, independently, accepts the phone's CMS.
     let dir = sandbox.dir.path();
     std::fs::write(dir.join("form.json"), form).unwrap();
@@ -863,7 +871,7 @@ async fn a_signed_online_application_is_kept_with_its_evidence() {
         "転入届",
         "application/json",
         form,
-        &phone_password(),
+        &phone_sign_password().unwrap(),
         default_now(),
     )
     .await
@@ -912,7 +920,7 @@ async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
     let nonce = client.platform_nonce(&key).await.unwrap();
     let (signature, certificate) = sign_with_sign_key(
         &mut phone,
-        &phone_password(),
+        &phone_sign_password().unwrap(),
         &jpki_api::platform_to_be_signed("register", &nonce.nonce),
     )
     .unwrap();
@@ -974,7 +982,7 @@ async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
         &mut phone,
         &client,
         &pending[0],
-        Some(RequestPin::SignPassword(&phone_password())),
+        Some(RequestPin::SignPassword(&phone_sign_password().unwrap())),
         default_now(),
     )
     .await
@@ -1020,7 +1028,7 @@ async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
         &mut phone,
         &client,
         &late_request,
-        Some(RequestPin::AuthPin(&auth_pin())),
+        Some(RequestPin::AuthPin(&phone_auth_pin().unwrap())),
         default_now(),
     )
     .await
@@ -1051,9 +1059,9 @@ mod verifiable_history {
     };
     use jpki_log::{LogPublicKey, verify_bundle, verify_consistency_document};
     use jpki_store::{AccountRole, ChangeKind, ResidentChange, UsageLogStore};
-    use jpki_testkit::{Sandbox, default_now};
+    use jpki_testkit::{Sandbox, default_now, phone_auth_pin, phone_sign_password};
 
-    use super::{auth_pin, phone_password, registered_phone};
+    use super::registered_phone;
 
     async fn get(url: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
         let client = reqwest::Client::new();
@@ -1089,9 +1097,14 @@ mod verifiable_history {
 
         // Logins: the browser's cross-device login approved on the phone.
         let browser = client.create_login().await.unwrap();
-        let outcome = login(&mut phone, &client, Some(&browser.code), &auth_pin())
-            .await
-            .unwrap();
+        let outcome = login(
+            &mut phone,
+            &client,
+            Some(&browser.code),
+            &phone_auth_pin().unwrap(),
+        )
+        .await
+        .unwrap();
         assert!(matches!(outcome, LoginOutcome::Approved { .. }));
         let session = client
             .collect_session(&browser.challenge_id, &browser.browser_secret)
@@ -1106,14 +1119,18 @@ mod verifiable_history {
             "転入届",
             "application/json",
             form,
-            &phone_password(),
+            &phone_sign_password().unwrap(),
             default_now(),
         )
         .await
         .unwrap();
-        let cms =
-            jpki_app::flows::sign_document(&mut phone, &phone_password(), form, default_now())
-                .unwrap();
+        let cms = jpki_app::flows::sign_document(
+            &mut phone,
+            &phone_sign_password().unwrap(),
+            form,
+            default_now(),
+        )
+        .unwrap();
         let forged = jpki_api::SubmissionRequest {
             title: "転入届".into(),
             content_type: "application/json".into(),
@@ -1127,7 +1144,7 @@ mod verifiable_history {
         let nonce = client.platform_nonce(&rp_key).await.unwrap();
         let (signature, certificate) = sign_with_sign_key(
             &mut phone,
-            &phone_password(),
+            &phone_sign_password().unwrap(),
             &jpki_api::platform_to_be_signed("register", &nonce.nonce),
         )
         .unwrap();
@@ -1159,7 +1176,7 @@ mod verifiable_history {
             &mut phone,
             &client,
             &pending[0],
-            Some(RequestPin::SignPassword(&phone_password())),
+            Some(RequestPin::SignPassword(&phone_sign_password().unwrap())),
             default_now(),
         )
         .await

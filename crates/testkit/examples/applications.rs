@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use jpki_api::{KeyRequest, NoncePurpose, PhoneKind, decode_token, encode_der};
 use jpki_app::PortalClient;
-use jpki_app::flows::{self, PhonePins};
+use jpki_app::flows;
 use jpki_authority::phone::{PhoneConfig, ServiceHours};
-use jpki_crypto::{PinPolicy, RsaKeySize, Signer, SoftwareRsaKey};
+use jpki_crypto::{RsaKeySize, Signer, SoftwareRsaKey};
 use jpki_reader::JpkiAp;
 use jpki_se::{Interface, SlotUsage};
-use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, pin};
+use jpki_testkit::Sandbox;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -65,12 +65,9 @@ async fn main() {
     let resident = sandbox.resident("公的 計測", "1980-01-01").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
     let mut phone = sandbox.phone().unwrap();
-    let pins = PhonePins {
-        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
-        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
-    };
+    let pins = jpki_testkit::phone_pins().unwrap();
     let kinds = [PhoneKind::Signature, PhoneKind::Authentication];
-    let card_password = pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap();
+    let card_password = jpki_testkit::card_password().unwrap();
 
     // Keys are generated once; each application attests them again over its own nonce.
     let first = client.nonce(NoncePurpose::Application).await.unwrap();

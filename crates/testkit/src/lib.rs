@@ -46,6 +46,29 @@ pub fn pin(policy: PinPolicy, text: &str) -> Result<Pin> {
     Pin::new(policy, text).map_err(fail("pin"))
 }
 
+/// The testkit card's signature password ([`CARD_SIGN_PASSWORD`]).
+pub fn card_password() -> Result<Pin> {
+    pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD)
+}
+
+/// The phone's signature password ([`PHONE_SIGN_PASSWORD`]).
+pub fn phone_sign_password() -> Result<Pin> {
+    pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD)
+}
+
+/// The phone's authentication PIN ([`PHONE_AUTH_PIN`]).
+pub fn phone_auth_pin() -> Result<Pin> {
+    pin(PinPolicy::FourDigits, PHONE_AUTH_PIN)
+}
+
+/// Both phone PINs, as a new phone is given them when it applies.
+pub fn phone_pins() -> Result<jpki_app::flows::PhonePins> {
+    Ok(jpki_app::flows::PhonePins {
+        sign_password: Some(phone_sign_password()?),
+        auth_pin: Some(phone_auth_pin()?),
+    })
+}
+
 /// Everything a test needs.
 #[derive(Debug)]
 pub struct Sandbox {

@@ -23,13 +23,13 @@
 use std::time::{Duration, Instant};
 
 use jpki_app::PortalClient;
-use jpki_app::flows::{self, AuthUnlock, PhonePins};
-use jpki_crypto::{Clock, PinPolicy, random_bytes, sha256};
+use jpki_app::flows::{self, AuthUnlock};
+use jpki_crypto::{Clock, random_bytes, sha256};
 use jpki_store::{
     LifecycleBatch, LifecycleStore, NewSession, PhoneStore, RelyingStore, UsageEntry, UsageOutcome,
     UsageQuery, UsageStore,
 };
-use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, pin};
+use jpki_testkit::Sandbox;
 use time::Duration as TimeDuration;
 
 const ACTIONS: &[(&str, Option<&str>)] = &[
@@ -150,15 +150,12 @@ async fn main() {
     let resident = sandbox.resident("公的 太郎", "1990-01-02").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
     let mut phone = sandbox.phone().unwrap();
-    let pins = PhonePins {
-        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
-        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
-    };
+    let pins = jpki_testkit::phone_pins().unwrap();
     flows::apply(
         &mut phone,
         &client,
         &mut card,
-        &pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap(),
+        &jpki_testkit::card_password().unwrap(),
         &[
             jpki_api::PhoneKind::Signature,
             jpki_api::PhoneKind::Authentication,
@@ -173,7 +170,7 @@ async fn main() {
     flows::register(
         &mut phone,
         &client,
-        AuthUnlock::Pin(&pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
+        AuthUnlock::Pin(&jpki_testkit::phone_auth_pin().unwrap()),
     )
     .await
     .unwrap();

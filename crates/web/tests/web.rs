@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jpki_app::flows::{self, AuthUnlock, PhonePins};
+use jpki_app::flows::{self, AuthUnlock};
 use jpki_app::{Phone, PortalClient};
 use jpki_authority::hotline::create_operator;
 use jpki_crypto::{Clock, PinPolicy, SecretString};
@@ -21,7 +21,9 @@ use jpki_model::{CertificateKind, CertificateStatus, Medium, RevocationReason};
 use jpki_store::{
     AccountRole, AuditStore, CertificateRecord, CertificateStore, Holder, PhoneStore, Resident,
 };
-use jpki_testkit::{CARD_SIGN_PASSWORD, PHONE_AUTH_PIN, PHONE_SIGN_PASSWORD, Sandbox, pin};
+use jpki_testkit::{
+    CARD_SIGN_PASSWORD, PHONE_SIGN_PASSWORD, Sandbox, phone_auth_pin, phone_pins, pin,
+};
 use reqwest::header::HeaderMap;
 use time::Duration as TimeDuration;
 
@@ -161,17 +163,6 @@ impl Browser {
 
 // ------------------------------------------------------------------ the system
 
-fn phone_pins() -> PhonePins {
-    PhonePins {
-        sign_password: Some(pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap()),
-        auth_pin: Some(pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()),
-    }
-}
-
-fn auth_pin() -> jpki_crypto::Pin {
-    pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap()
-}
-
 struct Person {
     resident: Resident,
     phone: Phone,
@@ -191,16 +182,20 @@ async fn person(sandbox: &Sandbox, client: &PortalClient, name: &str) -> Person 
             jpki_api::PhoneKind::Signature,
             jpki_api::PhoneKind::Authentication,
         ],
-        &phone_pins(),
+        &phone_pins().unwrap(),
     )
     .await
     .unwrap();
     flows::wait(&mut phone, client, Duration::from_secs(10), false, |_| {})
         .await
         .unwrap();
-    flows::register(&mut phone, client, AuthUnlock::Pin(&auth_pin()))
-        .await
-        .unwrap();
+    flows::register(
+        &mut phone,
+        client,
+        AuthUnlock::Pin(&phone_auth_pin().unwrap()),
+    )
+    .await
+    .unwrap();
     Person { resident, phone }
 }
 
@@ -253,9 +248,14 @@ async fn log_in(world: &World, browser: &Browser, phone: &mut Phone) -> Reply {
         .post("/login/complete", &[("csrf", &page.csrf())])
         .await;
     assert_eq!(early.location(), "/login?waiting=1");
-    let outcome = jpki_app::relying::login(phone, &world.client, Some(&code), &auth_pin())
-        .await
-        .unwrap();
+    let outcome = jpki_app::relying::login(
+        phone,
+        &world.client,
+        Some(&code),
+        &phone_auth_pin().unwrap(),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         outcome,
         jpki_app::relying::LoginOutcome::Approved { .. }
@@ -825,9 +825,14 @@ async fn a_hotline_suspension_in_the_console_reaches_the_citizens_pages_and_coun
         .await;
     let code = login_code(&citizen.get("/login").await.text());
     assert!(
-        jpki_app::relying::login(&mut taro.phone, &world.client, Some(&code), &auth_pin())
-            .await
-            .is_err(),
+        jpki_app::relying::login(
+            &mut taro.phone,
+            &world.client,
+            Some(&code),
+            &phone_auth_pin().unwrap()
+        )
+        .await
+        .is_err(),
         "a held certificate does not log in"
     );
     assert_eq!(
