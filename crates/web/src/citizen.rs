@@ -89,12 +89,14 @@ fn local_path(next: &str) -> Option<&str> {
     ok.then_some(next)
 }
 
-fn citizen_nav(citizen: &Citizen, here: CitizenPage) -> Nav<'_> {
-    Nav::Citizen {
+/// A page of the logged-in citizen: their navigation with `here` marked.
+fn citizen_page(citizen: &Citizen, title: &str, here: CitizenPage, body: Markup) -> Markup {
+    let nav = Nav::Citizen {
         name: citizen.resident.basic_info.name(),
         csrf: citizen.csrf.as_str(),
         here,
-    }
+    };
+    page(citizen.ctx.lang, title, &nav, Some(&citizen.ctx.here), body)
 }
 
 fn flag(query: &Option<String>, name: &str) -> bool {
@@ -550,11 +552,10 @@ pub async fn dashboard(
             a href="/applications" { (lang.t(M::Applications)) }
         }
     };
-    let markup = page(
-        lang,
+    let markup = citizen_page(
+        &citizen,
         lang.t(M::CertificatesTitle),
-        &citizen_nav(&citizen, CitizenPage::Dashboard),
-        Some(&citizen.ctx.here),
+        CitizenPage::Dashboard,
         body,
     );
     Ok(html_page(markup, &[]))
@@ -664,13 +665,7 @@ pub async fn revoke_page(
             }
         }
     };
-    let markup = page(
-        lang,
-        lang.t(M::RevokeTitle),
-        &citizen_nav(&citizen, CitizenPage::Other),
-        Some(&citizen.ctx.here),
-        body,
-    );
+    let markup = citizen_page(&citizen, lang.t(M::RevokeTitle), CitizenPage::Other, body);
     Ok(html_page(markup, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
@@ -846,11 +841,10 @@ pub async fn history_page(
             }
         }
     };
-    let markup = page(
-        lang,
+    let markup = citizen_page(
+        &citizen,
         lang.t(M::HistoryTitle),
-        &citizen_nav(&citizen, CitizenPage::History),
-        Some(&citizen.ctx.here),
+        CitizenPage::History,
         body,
     );
     Ok(html_page(markup, &[]))
@@ -1015,11 +1009,10 @@ pub async fn applications(
             }
         }
     };
-    let markup = page(
-        lang,
+    let markup = citizen_page(
+        &citizen,
         lang.t(M::ApplicationsTitle),
-        &citizen_nav(&citizen, CitizenPage::Applications),
-        Some(&citizen.ctx.here),
+        CitizenPage::Applications,
         body,
     );
     Ok(html_page(markup, &[]))
@@ -1055,11 +1048,10 @@ pub async fn application(
         }
         p { a href="/applications" { (lang.t(M::BackToApplications)) } }
     };
-    let markup = page(
-        lang,
+    let markup = citizen_page(
+        &citizen,
         lang.t(M::ReceiptTitle),
-        &citizen_nav(&citizen, CitizenPage::Applications),
-        Some(&citizen.ctx.here),
+        CitizenPage::Applications,
         body,
     );
     Ok(html_page(markup, &[]))
