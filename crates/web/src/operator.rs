@@ -40,12 +40,20 @@ use crate::session::{Ctx, Operator, OperatorForm, PreSessionForm, TokenOnly};
 /// History lines shown on a person's page.
 const PERSON_HISTORY_LINES: u32 = 50;
 
-fn operator_nav(operator: &Operator) -> Nav<'_> {
-    Nav::Operator {
+/// A page of the logged-in operator's console: their navigation.
+fn operator_page(operator: &Operator, title: &str, body: Markup) -> Markup {
+    let nav = Nav::Operator {
         name: &operator.account.name,
         role: operator.account.role,
         csrf: operator.csrf.as_str(),
-    }
+    };
+    page(
+        operator.ctx.lang,
+        title,
+        &nav,
+        Some(&operator.ctx.here),
+        body,
+    )
 }
 
 fn may_suspend(operator: &Operator) -> bool {
@@ -119,13 +127,7 @@ pub async fn console(State(state): State<WebState>, ctx: Ctx) -> Result<Response
         Err(other) => return Err(other),
     };
     let lang = operator.ctx.lang;
-    let markup = page(
-        lang,
-        lang.t(M::SearchTitle),
-        &operator_nav(&operator),
-        Some(&operator.ctx.here),
-        search_form(lang),
-    );
+    let markup = operator_page(&operator, lang.t(M::SearchTitle), search_form(lang));
     Ok(html_page(markup, &[]))
 }
 
@@ -297,13 +299,7 @@ pub async fn search(
         }
         p.hint { (lang.t(M::AuditNotice)) }
     };
-    let markup = page(
-        lang,
-        lang.t(M::SearchResults),
-        &operator_nav(&operator),
-        Some(&operator.ctx.here),
-        body,
-    );
+    let markup = operator_page(&operator, lang.t(M::SearchResults), body);
     Ok(html_page(markup, &[]))
 }
 
@@ -424,13 +420,7 @@ pub async fn person(
         }
         p.hint { (lang.t(M::AuditNotice)) }
     };
-    let markup = page(
-        lang,
-        lang.t(M::PersonTitle),
-        &operator_nav(&operator),
-        Some(&operator.ctx.here),
-        body,
-    );
+    let markup = operator_page(&operator, lang.t(M::PersonTitle), body);
     Ok(html_page(markup, &[]))
 }
 
