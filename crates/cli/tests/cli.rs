@@ -11,30 +11,6 @@ use std::process::{Command, Output};
 use common::{Sandbox, Served};
 
 impl Sandbox {
-    fn initialized() -> Self {
-        Self::initialized_with(&["init"])
-    }
-
-    fn initialized_with(init: &[&str]) -> Self {
-        let sandbox = Self::new();
-        sandbox.ok(init);
-        sandbox.ok(&[
-            "resident",
-            "add",
-            "--name",
-            "公的 太郎",
-            "--address",
-            "東京都千代田区霞が関2-1-2",
-            "--birth-date",
-            "1990-01-02",
-            "--sex",
-            "male",
-            "--my-number",
-            "123456789018",
-        ]);
-        sandbox
-    }
-
     fn issue(&self, out: &str, sign_password_file: &Path) -> Output {
         let out = self.path(out);
         self.jpki(&[

@@ -31,6 +31,32 @@ impl Sandbox {
         sandbox
     }
 
+    /// `jpki init`, then resident 1 (公的 太郎).
+    pub fn initialized() -> Self {
+        Self::initialized_with(&["init"])
+    }
+
+    /// `jpki INIT…`, then resident 1 (公的 太郎).
+    pub fn initialized_with(init: &[&str]) -> Self {
+        let sandbox = Self::new();
+        sandbox.ok(init);
+        sandbox.ok(&[
+            "resident",
+            "add",
+            "--name",
+            "公的 太郎",
+            "--address",
+            "東京都千代田区霞が関2-1-2",
+            "--birth-date",
+            "1990-01-02",
+            "--sex",
+            "male",
+            "--my-number",
+            "123456789018",
+        ]);
+        sandbox
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
