@@ -54,32 +54,6 @@ fn client_code(error: jpki_app::ClientError) -> ErrorCode {
         .unwrap_or_else(|| panic!("no problem code: {error}"))
 }
 
-async fn registered_phone(
-    sandbox: &Sandbox,
-    client: &PortalClient,
-    card: &mut jpki_card::VirtualCard,
-) -> Phone {
-    let mut phone = sandbox.phone().unwrap();
-    flows::apply(
-        &mut phone,
-        client,
-        card,
-        &card_password().unwrap(),
-        &BOTH,
-        &phone_pins().unwrap(),
-    )
-    .await
-    .unwrap();
-    flows::wait(&mut phone, client, Duration::from_secs(10), false, |_| {})
-        .await
-        .unwrap();
-    let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
-    flows::register(&mut phone, client, AuthUnlock::Pin(&auth_pin))
-        .await
-        .unwrap();
-    phone
-}
-
 /// The newest certificate of `kind` held by `holder`.
 async fn newest(sandbox: &Sandbox, holder: &Holder, kind: CertificateKind) -> CertificateRecord {
     sandbox
@@ -360,7 +334,7 @@ async fn suspension_and_lifting_reach_ocsp_at_once_and_the_next_delta_crl() {
             .unwrap();
     let resident = sandbox.resident("公的 花子", "1990-01-02").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let holder = device(&phone);
     let auth = newest(&sandbox, &holder, CertificateKind::PHONE_AUTHENTICATION).await;
     let sign = newest(&sandbox, &holder, CertificateKind::PHONE_SIGNATURE).await;
@@ -676,7 +650,7 @@ async fn moving_house_revokes_signature_certificates_only_and_links_their_replac
             .unwrap();
     let resident = sandbox.resident("公的 転居", "1980-04-04").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let phone = registered_phone(&sandbox, &client, &mut card).await;
+    let phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let card_holder = Holder::Card(card.id().as_str().to_owned());
     let card_sign = newest(&sandbox, &card_holder, CertificateKind::CARD_SIGNATURE).await;
     let card_auth = newest(&sandbox, &card_holder, CertificateKind::CARD_AUTHENTICATION).await;
@@ -910,7 +884,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
             .unwrap();
     let resident = sandbox.resident("公的 失効", "1975-07-07").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let other = sandbox.resident("別人 三郎", "1970-03-03").await.unwrap();
     let mut other_card = sandbox.card(&other, true).await.unwrap();
     let auth = newest(
@@ -1107,7 +1081,7 @@ async fn revocations_pin_reset_and_refused_transitions() {
 
     // Voluntary revocation of everything on a second phone: it wipes itself.
     tick_clock(&sandbox);
-    let mut second = registered_phone(&sandbox, &client, &mut card).await;
+    let mut second = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let result = flows::revoke(
         &mut second,
         &client,
@@ -1143,7 +1117,7 @@ async fn restricted_status_services_answer_only_registered_verifiers() {
     let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
     let resident = sandbox.resident("公的 検証", "1995-09-09").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let phone = registered_phone(&sandbox, &client, &mut card).await;
+    let phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let auth = newest(
         &sandbox,
         &device(&phone),
@@ -1260,7 +1234,7 @@ async fn two_status_processes_share_one_database(sandbox: Sandbox) {
             .unwrap();
     let resident = sandbox.resident("公的 共有", "1992-02-02").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let phone = registered_phone(&sandbox, &client, &mut card).await;
+    let phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let auth = newest(
         &sandbox,
         &device(&phone),
@@ -1379,7 +1353,7 @@ async fn a_renewed_responder_signs_from_then_on() {
     let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
     let resident = sandbox.resident("公的 更新", "1991-01-01").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let phone = registered_phone(&sandbox, &client, &mut card).await;
+    let phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let auth = newest(
         &sandbox,
         &device(&phone),
@@ -1495,7 +1469,7 @@ async fn the_platform_keeps_one_user_id_across_a_move_and_refuses_revoked_and_he
     let (_, rp_key) = relying.add_relying_party("Example 銀行").await.unwrap();
     let resident = sandbox.resident("公的 銀行", "1984-08-08").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let phone_sign = newest(&sandbox, &device(&phone), CertificateKind::PHONE_SIGNATURE).await;
 
     // 利用者登録: the basic 4 information from the signature certificate, a stable user id.

@@ -564,41 +564,15 @@ async fn outside_service_hours_the_application_waits_for_the_window() {
     assert_eq!(phone_certificates(&sandbox, &phone).await.len(), 2);
 }
 
-async fn registered_phone(
-    sandbox: &Sandbox,
-    client: &PortalClient,
-    card: &mut jpki_card::VirtualCard,
-) -> Phone {
-    let mut phone = sandbox.phone().unwrap();
-    flows::apply(
-        &mut phone,
-        client,
-        card,
-        &card_password().unwrap(),
-        &BOTH,
-        &phone_pins().unwrap(),
-    )
-    .await
-    .unwrap();
-    flows::wait(&mut phone, client, Duration::from_secs(10), false, |_| {})
-        .await
-        .unwrap();
-    let auth_pin = pin(PinPolicy::FourDigits, PHONE_AUTH_PIN).unwrap();
-    flows::register(&mut phone, client, AuthUnlock::Pin(&auth_pin))
-        .await
-        .unwrap();
-    phone
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_phone_supersedes_the_old_one_which_wipes() {
     let (sandbox, _guard) = Sandbox::sqlite().await.unwrap();
     let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
     let resident = sandbox.resident("公的 機種", "1988-08-08").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut old = registered_phone(&sandbox, &client, &mut card).await;
+    let mut old = sandbox.registered_phone(&client, &mut card).await.unwrap();
     sandbox.clock.advance(TimeDuration::minutes(5));
-    let new = registered_phone(&sandbox, &client, &mut card).await;
+    let new = sandbox.registered_phone(&client, &mut card).await.unwrap();
 
     for record in phone_certificates(&sandbox, &old).await {
         assert!(
@@ -736,7 +710,7 @@ async fn the_phone_logs_in_alone_and_approves_a_browser_login() {
     let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
     let resident = sandbox.resident("公的 認証", "1982-02-22").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
 
     // The CLI plays the browser too.
     let LoginOutcome::Session(session) =
@@ -827,7 +801,7 @@ async fn a_signed_online_application_is_kept_with_its_evidence() {
     let client = PortalClient::new(&sandbox.serve().await.unwrap()).unwrap();
     let resident = sandbox.resident("公的 申請", "1979-09-09").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
     let form = "{\"form\":\"転入届\",\"to\":\"千代田区\"}".as_bytes();
 
     let cms = flows::sign_document(
@@ -914,7 +888,7 @@ async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
     let (_, key) = relying.add_relying_party("Example 保険").await.unwrap();
     let resident = sandbox.resident("公的 連携", "1987-07-07").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+    let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
 
     // The person registers with the relying party through the platform API.
     let nonce = client.platform_nonce(&key).await.unwrap();
@@ -962,7 +936,10 @@ async fn private_apps_ask_the_phone_to_sign_with_matching_codes() {
     // Another person's phone cannot answer it.
     let stranger = sandbox.resident("他人 花子", "1990-10-10").await.unwrap();
     let mut stranger_card = sandbox.card(&stranger, true).await.unwrap();
-    let stranger_phone = registered_phone(&sandbox, &client, &mut stranger_card).await;
+    let stranger_phone = sandbox
+        .registered_phone(&client, &mut stranger_card)
+        .await
+        .unwrap();
     let refused = client
         .answer_sign_request(
             stranger_phone.se.serial().as_str(),
@@ -1061,8 +1038,6 @@ mod verifiable_history {
     use jpki_store::{AccountRole, ChangeKind, ResidentChange, UsageLogStore};
     use jpki_testkit::{Sandbox, default_now, phone_auth_pin, phone_sign_password};
 
-    use super::registered_phone;
-
     async fn get(url: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
         let client = reqwest::Client::new();
         let mut request = client.get(url);
@@ -1091,7 +1066,7 @@ mod verifiable_history {
         .unwrap();
         let taro = sandbox.resident("公的 履歴", "1985-05-05").await.unwrap();
         let mut card = sandbox.card(&taro, true).await.unwrap();
-        let mut phone = registered_phone(&sandbox, &client, &mut card).await;
+        let mut phone = sandbox.registered_phone(&client, &mut card).await.unwrap();
         let device = phone.se.serial().as_str().to_owned();
         let token = phone.app.device_token.clone().unwrap();
 
@@ -1312,7 +1287,10 @@ mod verifiable_history {
         // Nobody else's: another person's phone token, no token, a made-up session.
         let hanako = sandbox.resident("他人 花子", "1990-10-10").await.unwrap();
         let mut other_card = sandbox.card(&hanako, true).await.unwrap();
-        let other = registered_phone(&sandbox, &client, &mut other_card).await;
+        let other = sandbox
+            .registered_phone(&client, &mut other_card)
+            .await
+            .unwrap();
         let other_token = other.app.device_token.clone().unwrap();
         let error = client
             .device_history_bundle(&device, &other_token, None)

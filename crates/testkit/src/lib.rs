@@ -355,6 +355,43 @@ impl Sandbox {
         Ok(Phone::new(se))
     }
 
+    /// A new phone taken through the whole citizen flow with `card` over `client`:
+    /// applied for both certificates, notified, registered with the auth PIN.
+    pub async fn registered_phone(
+        &self,
+        client: &jpki_app::PortalClient,
+        card: &mut VirtualCard,
+    ) -> Result<Phone> {
+        use jpki_app::flows::{self, AuthUnlock};
+        let mut phone = self.phone()?;
+        flows::apply(
+            &mut phone,
+            client,
+            card,
+            &card_password()?,
+            &[
+                jpki_api::PhoneKind::Signature,
+                jpki_api::PhoneKind::Authentication,
+            ],
+            &phone_pins()?,
+        )
+        .await
+        .map_err(fail("apply"))?;
+        flows::wait(
+            &mut phone,
+            client,
+            std::time::Duration::from_secs(10),
+            false,
+            |_| {},
+        )
+        .await
+        .map_err(fail("wait for the notification"))?;
+        flows::register(&mut phone, client, AuthUnlock::Pin(&phone_auth_pin()?))
+            .await
+            .map_err(fail("register"))?;
+        Ok(phone)
+    }
+
     /// Serves the portal and the status services (OCSP, CRLs); returns the base URL.
     /// The first call serves on [`Sandbox::base_url`], which the certificates name;
     /// later calls on a new port. The server runs until the test's runtime ends.

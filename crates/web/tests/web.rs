@@ -11,19 +11,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use jpki_app::flows::{self, AuthUnlock};
 use jpki_app::{Phone, PortalClient};
 use jpki_authority::hotline::create_operator;
-use jpki_crypto::{Clock, PinPolicy, SecretString};
+use jpki_crypto::{Clock, SecretString};
 use jpki_model::{CertificateKind, CertificateStatus, Medium, RevocationReason};
 use jpki_store::{
     AccountRole, AuditStore, CertificateRecord, CertificateStore, Holder, PhoneStore, Resident,
 };
-use jpki_testkit::{
-    CARD_SIGN_PASSWORD, PHONE_SIGN_PASSWORD, Sandbox, phone_auth_pin, phone_pins, pin,
-};
+use jpki_testkit::{Sandbox, phone_auth_pin, phone_sign_password};
 use reqwest::header::HeaderMap;
 use time::Duration as TimeDuration;
 
@@ -172,30 +168,7 @@ struct Person {
 async fn person(sandbox: &Sandbox, client: &PortalClient, name: &str) -> Person {
     let resident = sandbox.resident(name, "1990-01-02").await.unwrap();
     let mut card = sandbox.card(&resident, true).await.unwrap();
-    let mut phone = sandbox.phone().unwrap();
-    flows::apply(
-        &mut phone,
-        client,
-        &mut card,
-        &pin(PinPolicy::SignPassword, CARD_SIGN_PASSWORD).unwrap(),
-        &[
-            jpki_api::PhoneKind::Signature,
-            jpki_api::PhoneKind::Authentication,
-        ],
-        &phone_pins().unwrap(),
-    )
-    .await
-    .unwrap();
-    flows::wait(&mut phone, client, Duration::from_secs(10), false, |_| {})
-        .await
-        .unwrap();
-    flows::register(
-        &mut phone,
-        client,
-        AuthUnlock::Pin(&phone_auth_pin().unwrap()),
-    )
-    .await
-    .unwrap();
+    let phone = sandbox.registered_phone(client, &mut card).await.unwrap();
     Person { resident, phone }
 }
 
@@ -604,7 +577,7 @@ async fn a_citizen_cannot_see_another_citizens_history_or_certificates() {
         "転出届",
         "text/plain",
         "転出届の内容".as_bytes(),
-        &pin(PinPolicy::SignPassword, PHONE_SIGN_PASSWORD).unwrap(),
+        &phone_sign_password().unwrap(),
         sandbox.clock.now(),
     )
     .await
