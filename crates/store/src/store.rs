@@ -31,6 +31,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Key of the PostgreSQL advisory lock held while migrating ("jpkistor" in ASCII).
 pub(crate) const MIGRATION_LOCK_KEY: i64 = 0x6a70_6b69_7374_6f72;
 
+/// SQLite's `SQLITE_BUSY` (with any extended code: recovery, snapshot, timeout).
+fn is_sqlite_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    error
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BackendKind {
@@ -133,15 +144,29 @@ impl Store {
             // Rows cross from SQLite's worker thread in batches this large before it
             // waits for the reader: a full CRL streams a million of them.
             .row_buffer_size(SQLITE_ROW_CHANNEL);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(SQLITE_MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|error| StoreError::Open {
-                location: location.clone(),
-                message: crate::error::database_error("open", error).to_string(),
-            })?;
+        // Processes that open a new database at the same moment race to create it and
+        // switch it to WAL; SQLite answers the loser "database is locked" at once, not
+        // after its busy timeout. The first connection is retried for that long.
+        let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+        let pool = loop {
+            let connected = SqlitePoolOptions::new()
+                .max_connections(SQLITE_MAX_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+                .await;
+            match connected {
+                Ok(pool) => break pool,
+                Err(error) if is_sqlite_busy(&error) && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(error) => {
+                    return Err(StoreError::Open {
+                        location,
+                        message: crate::error::database_error("open", error).to_string(),
+                    });
+                }
+            }
+        };
         let store = Store {
             backend: Backend::Sqlite(pool),
             log_pseudonym: Arc::default(),
