@@ -79,6 +79,10 @@ const MAX_BATCH: usize = 32;
 
 const OPERATION: &str = "accept_application";
 
+/// Prepared statements the writer's connection keeps: the usage append's three tables at
+/// up to 64 row counts each, and the acceptance's own statements.
+const WRITER_STATEMENT_CACHE: usize = 256;
+
 /// Everything an application the RA accepted writes, in one transaction.
 #[derive(Clone)]
 pub struct AcceptedApplication {
@@ -810,9 +814,21 @@ impl Store {
             });
         }
         let (new_sender, receiver) = mpsc::unbounded_channel();
+        // The usage append's multi-row INSERTs have a text per row count (`crate::usage`):
+        // room for all of them prepared, next to the writer's other statements.
         let options = match &self.backend {
-            Backend::Sqlite(pool) => WriterOptions::Sqlite(pool.connect_options()),
-            Backend::Postgres(pool) => WriterOptions::Postgres(pool.connect_options()),
+            Backend::Sqlite(pool) => WriterOptions::Sqlite(Arc::new(
+                pool.connect_options()
+                    .as_ref()
+                    .clone()
+                    .statement_cache_capacity(WRITER_STATEMENT_CACHE),
+            )),
+            Backend::Postgres(pool) => WriterOptions::Postgres(Arc::new(
+                pool.connect_options()
+                    .as_ref()
+                    .clone()
+                    .statement_cache_capacity(WRITER_STATEMENT_CACHE),
+            )),
         };
         // The thread holds the connection options and the pseudonym key, never the
         // `Store`: when the last clone of the store is dropped (or it is closed), the

@@ -412,29 +412,17 @@ pub(crate) trait AppendUsage {
     ) -> Result<Vec<i64>, StoreError>;
 }
 
-/// Rows one multi-row `INSERT` of the append writes at most. A batch is written in
-/// chunks whose sizes are powers of two up to this (64 = 32 + 16 + …), so each table
-/// sees at most seven statement texts and the connection's statement cache keeps them
-/// all prepared.
+/// Rows one multi-row `INSERT` of the append writes at most: a batch of up to this many
+/// lines is one statement per table (its text depends on the row count, so a table has
+/// at most this many texts, and the writer's statement cache keeps the ones in use
+/// prepared); a longer one is written in chunks of this size and one for the rest.
 const MAX_ROWS_PER_INSERT: usize = 64;
 
-/// The chunk sizes `count` rows are written in: powers of two, largest first.
+/// The chunks `count` rows are written in, in order.
 fn insert_chunks(count: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        let left = count - start;
-        if left == 0 {
-            return None;
-        }
-        let size = if left >= MAX_ROWS_PER_INSERT {
-            MAX_ROWS_PER_INSERT
-        } else {
-            1 << left.ilog2()
-        };
-        let range = start..start + size;
-        start += size;
-        Some(range)
-    })
+    (0..count)
+        .step_by(MAX_ROWS_PER_INSERT)
+        .map(move |start| start..count.min(start + MAX_ROWS_PER_INSERT))
 }
 
 /// One entry with everything computed: its leaf index, seq, E(seq), chain(seq), leaf.
@@ -1063,5 +1051,29 @@ impl Store {
             tx.commit().await.map_err(db(operation))?;
             Ok(ids)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_ROWS_PER_INSERT, insert_chunks};
+
+    #[test]
+    fn a_batch_is_one_insert_up_to_the_limit_then_full_chunks_and_the_rest() {
+        // (start, end) of each chunk.
+        let chunks = |count| {
+            insert_chunks(count)
+                .map(|range| (range.start, range.end))
+                .collect::<Vec<_>>()
+        };
+        let max = MAX_ROWS_PER_INSERT;
+        assert!(chunks(0).is_empty());
+        assert_eq!(chunks(1), [(0, 1)]);
+        assert_eq!(chunks(15), [(0, 15)]);
+        assert_eq!(chunks(max), [(0, max)]);
+        assert_eq!(
+            chunks(2 * max + 2),
+            [(0, max), (max, 2 * max), (2 * max, 2 * max + 2)]
+        );
     }
 }
