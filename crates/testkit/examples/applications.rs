@@ -8,10 +8,15 @@
 //! ```
 //! Applications are prepared first (nonces, SE attestations, card signatures: the phone's
 //! and the card's work, not the server's) and then submitted with CONCURRENCY clients.
-//! With `RUST_LOG=sqlx::query=debug` every statement is logged to stderr with its time.
+//! With `RUST_LOG=sqlx::query=debug` every statement run through sqlx is logged to stderr
+//! with its time (the group-commit writer's SQLite statements do not go through sqlx).
+//! After the figures, the CPU time the submission phase took, by thread (Linux: from
+//! `/proc/self/task/*/schedstat`), with the time each group of threads spent runnable but
+//! waiting for a core.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use jpki_api::{KeyRequest, NoncePurpose, PhoneKind, decode_token, encode_der};
@@ -121,6 +126,7 @@ async fn main() {
 
     eprintln!("submitting with {concurrency} concurrent clients …");
     let requests = std::sync::Arc::new(tokio::sync::Mutex::new(requests));
+    let threads_before = thread_times();
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -143,6 +149,7 @@ async fn main() {
         processed += worker.await.unwrap();
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let threads_after = thread_times();
     let rate = processed as f64 / elapsed;
     let bound = raw / 2.0;
     println!("backend                      {backend}");
@@ -154,4 +161,71 @@ async fn main() {
         "ratio                        {:.1}% (target ≥ 60%)",
         100.0 * rate / bound
     );
+    print_thread_times(&threads_before, &threads_after, elapsed, processed);
+}
+
+/// Per thread: its name, nanoseconds on a CPU, nanoseconds runnable but waiting for one.
+fn thread_times() -> BTreeMap<u64, (String, u64, u64)> {
+    let mut times = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return times;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let path = task.path();
+        let (Ok(comm), Ok(schedstat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue;
+        };
+        let mut fields = schedstat
+            .split_whitespace()
+            .map(|f| f.parse::<u64>().unwrap_or(0));
+        let (run, wait) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+        times.insert(tid, (comm.trim().to_owned(), run, wait));
+    }
+    times
+}
+
+/// The submission phase's CPU by group of threads (names without their trailing number).
+fn print_thread_times(
+    before: &BTreeMap<u64, (String, u64, u64)>,
+    after: &BTreeMap<u64, (String, u64, u64)>,
+    elapsed: f64,
+    processed: usize,
+) {
+    if after.is_empty() {
+        return;
+    }
+    let mut groups: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+    for (tid, (name, run, wait)) in after {
+        let (run0, wait0) = before.get(tid).map_or((0, 0), |(_, r, w)| (*r, *w));
+        let group = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        let entry = groups.entry(group.to_owned()).or_default();
+        entry.0 += run.saturating_sub(run0) as f64 / 1e6;
+        entry.1 += wait.saturating_sub(wait0) as f64 / 1e6;
+        entry.2 += 1;
+    }
+    let total: f64 = groups.values().map(|(run, _, _)| run).sum();
+    println!(
+        "CPU while submitting         {total:.0} ms ({:.2} cores of the wall time, {:.3} ms per application)",
+        total / 1e3 / elapsed,
+        total / processed.max(1) as f64
+    );
+    println!("  threads                              on CPU ms   waiting for a core ms");
+    let mut rows: Vec<_> = groups.into_iter().collect();
+    rows.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    for (group, (run, wait, count)) in rows {
+        if run < 1.0 && wait < 1.0 {
+            continue;
+        }
+        println!("  {:<30} ×{count:<3} {run:>9.1} {wait:>12.1}", group);
+    }
 }
