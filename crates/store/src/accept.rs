@@ -50,25 +50,26 @@
 //!    in a transaction of its own, so that only the jobs at fault fail.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jpki_log::PseudonymKey;
 use jpki_model::CertificateStatus;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Connection, Postgres, Sqlite, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ca::check_new_certificate;
 use crate::codec::{StatusColumns, to_micros};
-use crate::error::{StoreError, database_error, db, unique_conflict};
+use crate::direct::{self, DirectConnection, DirectTransaction};
+use crate::error::{StoreError, db, unique_conflict};
 use crate::nonces::nonce_failure;
 use crate::phone::{
     APPLICATION_COLUMNS, INSERT_EVENT, application_from_row, check_new_application, kinds_text,
 };
 use crate::records::{ApplicationRecord, Holder, NewApplication, NewCertificate, UsageEntry};
-use crate::store::{Backend, RowExt, Store};
+use crate::store::{Backend, RowExt, SQLITE_BUSY_TIMEOUT, Store};
 use crate::usage::{AppendUsage, PreparedUsage, prepare_all};
 
 /// Most jobs one group commit takes: bounds how long the writer holds the write lock
@@ -295,14 +296,12 @@ pub(crate) trait WriteAcceptance {
 /// Whether every certificate a new one renews, `(issuer, serial)`, is recorded: one
 /// query for all of them (both write paths).
 macro_rules! renewed_all_recorded {
-    ($db:ty, $connection:expr, $renewed:expr) => {{
+    ($builder:ty, $connection:expr, $renewed:expr) => {{
         let renewed: &[&(String, Vec<u8>)] = $renewed;
         if renewed.is_empty() {
             true
         } else {
-            let mut lookup = sqlx::QueryBuilder::<$db>::new(
-                "SELECT issuer_name, serial FROM certificates WHERE ",
-            );
+            let mut lookup = <$builder>::new("SELECT issuer_name, serial FROM certificates WHERE ");
             let mut any = lookup.separated(" OR ");
             for (issuer, serial) in renewed {
                 any.push("(issuer_name = ")
@@ -327,9 +326,9 @@ macro_rules! renewed_all_recorded {
 /// The multi-row `INSERT` of new certificates, pending and held by the job's phone, from
 /// `(job, certificate)` pairs (both write paths: a job alone and a batch together).
 macro_rules! insert_pending_certificates {
-    ($db:ty, $rows:expr, $status:expr) => {{
+    ($builder:ty, $rows:expr, $status:expr) => {{
         let status = $status;
-        let mut insert = sqlx::QueryBuilder::<$db>::new(
+        let mut insert = <$builder>::new(
             "INSERT INTO certificates \
              (issuer_name, serial, kind, resident_id, card_id, device_id, subject_cn, \
               not_before, not_after, der, issued_at, renewal_of_issuer, renewal_of_serial, \
@@ -370,16 +369,18 @@ macro_rules! insert_pending_certificates {
     }};
 }
 
+/// Implements [`WriteAcceptance`] for a transaction type, given the driver's statement
+/// builder and `query` function (sqlx's, or `crate::direct`'s).
 macro_rules! impl_write_acceptance {
-    ($db:ty) => {
-        impl<'c> WriteAcceptance for Transaction<'c, $db> {
+    ($transaction:ty, $builder:ty, $query:path) => {
+        impl WriteAcceptance for $transaction {
             async fn write_acceptance(
                 &mut self,
                 job: &PreparedAcceptance,
             ) -> Result<ApplicationRecord, StoreError> {
                 // Step 1: the nonce.
                 if let Some((nonce, purpose)) = &job.nonce {
-                    let consumed = sqlx::query(
+                    let consumed = $query(
                         "UPDATE nonces SET used_at = $3 \
                          WHERE nonce = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
                     )
@@ -390,7 +391,7 @@ macro_rules! impl_write_acceptance {
                     .await
                     .map_err(db(OPERATION))?;
                     if consumed.rows_affected() == 0 {
-                        let row = sqlx::query(
+                        let row = $query(
                             "SELECT purpose, expires_at, used_at FROM nonces WHERE nonce = $1",
                         )
                         .bind(nonce)
@@ -401,7 +402,7 @@ macro_rules! impl_write_acceptance {
                     }
                 }
                 // Step 2: the phone, its token, its person.
-                sqlx::query(
+                $query(
                     "INSERT INTO devices (device_id, token_hash, resident_id, state, created_at, updated_at) \
                      VALUES ($1, $2, $3, 'active', $4, $4) \
                      ON CONFLICT (device_id) DO UPDATE SET token_hash = $2, resident_id = $3, \
@@ -420,7 +421,7 @@ macro_rules! impl_write_acceptance {
                      card_serial, request_json, state, submitted_at, issued_at, failure) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {APPLICATION_COLUMNS}"
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+                let row = $query(sqlx::AssertSqlSafe(insert.as_str()))
                     .bind(&job.public_id)
                     .bind(job.resident_id)
                     .bind(&job.device_id)
@@ -443,7 +444,7 @@ macro_rules! impl_write_acceptance {
                 // multi-row statement for all of the job's certificates per table.
                 if !job.certificates.is_empty() {
                     let pending = StatusColumns::encode(&CertificateStatus::Pending)?;
-                    let mut reserve = sqlx::QueryBuilder::<$db>::new(
+                    let mut reserve = <$builder>::new(
                         "INSERT INTO serials (issuer_name, serial, reserved_at) ",
                     );
                     reserve.push_values(&job.certificates, |mut row, certificate| {
@@ -482,13 +483,13 @@ macro_rules! impl_write_acceptance {
                         .iter()
                         .filter_map(|certificate| certificate.renewal_of.as_ref())
                         .collect();
-                    if !renewed_all_recorded!($db, &mut **self, &renewed) {
+                    if !renewed_all_recorded!($builder, &mut **self, &renewed) {
                         return Err(StoreError::not_found(
                             "the certificate named in renewal_of",
                         ));
                     }
                     let mut insert = insert_pending_certificates!(
-                        $db,
+                        $builder,
                         job.certificates.iter().map(|certificate| (job, certificate)),
                         pending.status
                     );
@@ -500,7 +501,7 @@ macro_rules! impl_write_acceptance {
                             OPERATION,
                             "a certificate is already recorded under this serial",
                         ))?;
-                    let mut link = sqlx::QueryBuilder::<$db>::new(
+                    let mut link = <$builder>::new(
                         "INSERT INTO application_certificates (application_id, issuer_name, serial) ",
                     );
                     link.push_values(&job.certificates, |mut row, certificate| {
@@ -515,7 +516,7 @@ macro_rules! impl_write_acceptance {
                 }
                 // Step 5: the phone's notification.
                 if let Some((kind, payload)) = &job.event {
-                    sqlx::query(INSERT_EVENT)
+                    $query(INSERT_EVENT)
                         .bind(&job.device_id)
                         .bind(kind)
                         .bind(payload)
@@ -531,8 +532,12 @@ macro_rules! impl_write_acceptance {
     };
 }
 
-impl_write_acceptance!(Sqlite);
-impl_write_acceptance!(Postgres);
+impl_write_acceptance!(
+    Transaction<'_, Postgres>,
+    sqlx::QueryBuilder<Postgres>,
+    sqlx::query
+);
+impl_write_acceptance!(DirectTransaction<'_>, direct::QueryBuilder, direct::query);
 
 /// Steps 1 to 5 of every job of a batch at once, each step one statement for all the
 /// jobs; used when the batch has more than one job. Any shortfall (a nonce not
@@ -550,9 +555,10 @@ fn shortfall(what: &str) -> StoreError {
     StoreError::Invalid(format!("batched write: {what}"))
 }
 
+/// Implements [`WriteAcceptances`] as `impl_write_acceptance!` does [`WriteAcceptance`].
 macro_rules! impl_write_acceptances {
-    ($db:ty) => {
-        impl<'c> WriteAcceptances for Transaction<'c, $db> {
+    ($transaction:ty, $builder:ty, $query:path) => {
+        impl WriteAcceptances for $transaction {
             async fn write_acceptances(
                 &mut self,
                 jobs: &[PreparedAcceptance],
@@ -564,7 +570,7 @@ macro_rules! impl_write_acceptances {
                     .collect();
                 if !nonces.is_empty() {
                     let mut update =
-                        sqlx::QueryBuilder::<$db>::new("UPDATE nonces SET used_at = CASE");
+                        <$builder>::new("UPDATE nonces SET used_at = CASE");
                     for (nonce, _, at) in &nonces {
                         update
                             .push(" WHEN nonce = ")
@@ -602,7 +608,7 @@ macro_rules! impl_write_acceptances {
                         None => devices.push((job, job.at)),
                     }
                 }
-                let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                let mut upsert = <$builder>::new(
                     "INSERT INTO devices (device_id, token_hash, resident_id, state, created_at, updated_at) ",
                 );
                 upsert.push_values(&devices, |mut row, (job, created_at)| {
@@ -624,7 +630,7 @@ macro_rules! impl_write_acceptances {
                     .await
                     .map_err(db(OPERATION))?;
                 // Step 3: the applications.
-                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                let mut insert = <$builder>::new(
                     "INSERT INTO applications (public_id, resident_id, device_id, kinds, card_issuer, \
                      card_serial, request_json, state, submitted_at, issued_at, failure) ",
                 );
@@ -670,7 +676,7 @@ macro_rules! impl_write_acceptances {
                         .collect();
                 if !certificates.is_empty() {
                     let pending = StatusColumns::encode(&CertificateStatus::Pending)?;
-                    let mut reserve = sqlx::QueryBuilder::<$db>::new(
+                    let mut reserve = <$builder>::new(
                         "INSERT INTO serials (issuer_name, serial, reserved_at) ",
                     );
                     reserve.push_values(&certificates, |mut row, (_, _, certificate)| {
@@ -691,11 +697,11 @@ macro_rules! impl_write_acceptances {
                         .iter()
                         .filter_map(|(_, _, certificate)| certificate.renewal_of.as_ref())
                         .collect();
-                    if !renewed_all_recorded!($db, &mut **self, &renewed) {
+                    if !renewed_all_recorded!($builder, &mut **self, &renewed) {
                         return Err(shortfall("a renewed certificate is not found"));
                     }
                     let mut insert = insert_pending_certificates!(
-                        $db,
+                        $builder,
                         certificates.iter().map(|(job, _, certificate)| (*job, *certificate)),
                         pending.status
                     );
@@ -704,7 +710,7 @@ macro_rules! impl_write_acceptances {
                         .execute(&mut **self)
                         .await
                         .map_err(db(OPERATION))?;
-                    let mut link = sqlx::QueryBuilder::<$db>::new(
+                    let mut link = <$builder>::new(
                         "INSERT INTO application_certificates (application_id, issuer_name, serial) ",
                     );
                     link.push_values(&certificates, |mut row, (_, record, certificate)| {
@@ -723,7 +729,7 @@ macro_rules! impl_write_acceptances {
                     .filter_map(|job| job.event.as_ref().map(|event| (job, event)))
                     .collect();
                 if !events.is_empty() {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    let mut insert = <$builder>::new(
                         "INSERT INTO device_events (device_id, kind, payload_json, created_at) ",
                     );
                     insert.push_values(&events, |mut row, (job, (kind, payload))| {
@@ -744,8 +750,12 @@ macro_rules! impl_write_acceptances {
     };
 }
 
-impl_write_acceptances!(Sqlite);
-impl_write_acceptances!(Postgres);
+impl_write_acceptances!(
+    Transaction<'_, Postgres>,
+    sqlx::QueryBuilder<Postgres>,
+    sqlx::query
+);
+impl_write_acceptances!(DirectTransaction<'_>, direct::QueryBuilder, direct::query);
 
 /// Jobs handed to the writer together (one, or a test's batch), and where their
 /// answers go.
@@ -817,12 +827,9 @@ impl Store {
         // The usage append's multi-row INSERTs have a text per row count (`crate::usage`):
         // room for all of them prepared, next to the writer's other statements.
         let options = match &self.backend {
-            Backend::Sqlite(pool) => WriterOptions::Sqlite(Arc::new(
-                pool.connect_options()
-                    .as_ref()
-                    .clone()
-                    .statement_cache_capacity(WRITER_STATEMENT_CACHE),
-            )),
+            Backend::Sqlite(pool) => {
+                WriterOptions::Sqlite(pool.connect_options().get_filename().to_path_buf())
+            }
             Backend::Postgres(pool) => WriterOptions::Postgres(Arc::new(
                 pool.connect_options()
                     .as_ref()
@@ -873,26 +880,29 @@ fn writer_gone() -> StoreError {
 }
 
 enum WriterOptions {
-    Sqlite(Arc<SqliteConnectOptions>),
+    /// The database file, opened on the writer's thread (`crate::direct`).
+    Sqlite(PathBuf),
     Postgres(Arc<PgConnectOptions>),
 }
 
 enum WriterConnection {
-    Sqlite(SqliteConnection),
+    Sqlite(DirectConnection),
     Postgres(PgConnection),
 }
 
 impl WriterOptions {
     async fn connect(&self) -> Result<WriterConnection, StoreError> {
         match self {
-            Self::Sqlite(options) => SqliteConnection::connect_with(options)
-                .await
-                .map(WriterConnection::Sqlite),
+            Self::Sqlite(path) => {
+                DirectConnection::open(path, SQLITE_BUSY_TIMEOUT, WRITER_STATEMENT_CACHE)
+                    .map(WriterConnection::Sqlite)
+                    .map_err(db(OPERATION))
+            }
             Self::Postgres(options) => PgConnection::connect_with(options)
                 .await
-                .map(WriterConnection::Postgres),
+                .map(WriterConnection::Postgres)
+                .map_err(db(OPERATION)),
         }
-        .map_err(db(OPERATION))
     }
 }
 
@@ -1008,9 +1018,9 @@ async fn write_batch(
     jobs: &[PreparedAcceptance],
 ) -> Result<Vec<Result<ApplicationRecord, StoreError>>, BatchFailure> {
     // The body is compiled once per backend, as `dispatch!` does for `Store` methods.
-    let failed = |error| BatchFailure::Transaction(database_error(OPERATION, error));
     macro_rules! in_one_transaction {
-        ($begin:expr) => {{
+        ($begin:expr, $raw_sql:path) => {{
+            let failed = |error| BatchFailure::Transaction(db(OPERATION)(error));
             // Several jobs: first all of them at once, a statement per step for the
             // whole batch (`write_acceptances`); if any job fails there, nothing of that
             // attempt is kept and the jobs are written again below, a savepoint each.
@@ -1039,7 +1049,7 @@ async fn write_batch(
             // next one's is a single round trip.
             let grouped = jobs.len() > 1;
             if grouped {
-                sqlx::raw_sql("SAVEPOINT accept_job")
+                $raw_sql("SAVEPOINT accept_job")
                     .execute(&mut *tx)
                     .await
                     .map_err(failed)?;
@@ -1057,7 +1067,7 @@ async fn write_batch(
                     } else {
                         ""
                     };
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{end}{next}")))
+                    $raw_sql(sqlx::AssertSqlSafe(format!("{end}{next}")))
                         .execute(&mut *tx)
                         .await
                         .map_err(failed)?;
@@ -1089,9 +1099,11 @@ async fn write_batch(
     match connection {
         // As `BackendPool::begin_write`: SQLite takes the write lock up front.
         WriterConnection::Sqlite(connection) => {
-            in_one_transaction!(connection.begin_with("BEGIN IMMEDIATE"))
+            in_one_transaction!(connection.begin_with("BEGIN IMMEDIATE"), direct::raw_sql)
         }
-        WriterConnection::Postgres(connection) => in_one_transaction!(connection.begin()),
+        WriterConnection::Postgres(connection) => {
+            in_one_transaction!(connection.begin(), sqlx::raw_sql)
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::codec::{
 };
 use crate::error::{StoreError, db, unique_conflict};
 use crate::records::{AuthorityRecord, CertificateRecord, Holder, NewCertificate, ResidentId};
-use crate::store::{BackendPool, RowExt, Store, dispatch};
+use crate::store::{BackendPool, RowExt, Store, dispatch, dispatch_read};
 use crate::traits::{CaStore, CertificateStore};
 use time::OffsetDateTime;
 
@@ -318,8 +318,8 @@ impl CertificateStore for Store {
         issuer_name: &str,
         serial: &SerialNumber,
     ) -> Result<Option<CertificateRecord>, StoreError> {
-        dispatch!(self, |pool| {
-            sqlx::query(concat!(
+        dispatch_read!(self, "certificate", |pool, query| {
+            query(concat!(
                 "SELECT ",
                 certificate_columns!(),
                 " FROM certificates WHERE issuer_name = $1 AND serial = $2"
@@ -363,12 +363,12 @@ impl CertificateStore for Store {
             return Ok(Vec::new());
         }
         let sql = latest_of_kinds_sql(kinds.len());
-        dispatch!(self, |pool| {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        dispatch_read!(self, "latest_certificates_of_kinds", |pool, query| {
+            let mut latest = query(sqlx::AssertSqlSafe(sql.as_str()));
             for kind in kinds {
-                query = query.bind(resident_id.0).bind(kind.as_str());
+                latest = latest.bind(resident_id.0).bind(kind.as_str());
             }
-            query
+            latest
                 .fetch_all(pool)
                 .await
                 .map_err(db("latest_certificates_of_kinds"))?

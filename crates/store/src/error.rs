@@ -165,22 +165,69 @@ pub(crate) fn database_error(operation: &'static str, error: sqlx::Error) -> Sto
     }
 }
 
+/// An error of a database driver: sqlx's, or rusqlite's for the writer's own SQLite
+/// connection (`crate::direct`).
+pub(crate) trait DriverError {
+    fn class(&self) -> DbErrorClass;
+    fn into_store(self, operation: &'static str) -> StoreError;
+}
+
+impl DriverError for sqlx::Error {
+    fn class(&self) -> DbErrorClass {
+        classify(self)
+    }
+
+    fn into_store(self, operation: &'static str) -> StoreError {
+        database_error(operation, self)
+    }
+}
+
+impl DriverError for rusqlite::Error {
+    fn class(&self) -> DbErrorClass {
+        use rusqlite::ffi;
+        match self.sqlite_error().map(|error| error.extended_code) {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                DbErrorClass::UniqueViolation
+            }
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => DbErrorClass::ForeignKeyViolation,
+            _ => DbErrorClass::Other,
+        }
+    }
+
+    /// As sqlx reports SQLite's errors: the extended result code as the code, SQLite's
+    /// message as the message.
+    fn into_store(self, operation: &'static str) -> StoreError {
+        match &self {
+            rusqlite::Error::SqliteFailure(error, message) => StoreError::Database {
+                operation,
+                code: Some(error.extended_code.to_string()),
+                message: message.clone().unwrap_or_else(|| error.to_string()),
+            },
+            other => StoreError::Database {
+                operation,
+                code: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// `map_err` helper: every database error becomes [`StoreError::Database`].
-pub(crate) fn db(operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |error| database_error(operation, error)
+pub(crate) fn db<E: DriverError>(operation: &'static str) -> impl Fn(E) -> StoreError {
+    move |error| error.into_store(operation)
 }
 
 /// `map_err` helper for writes that may hit a UNIQUE constraint: that case becomes
 /// [`StoreError::Conflict`] with the given description.
-pub(crate) fn unique_conflict(
+pub(crate) fn unique_conflict<E: DriverError>(
     operation: &'static str,
     what: &'static str,
-) -> impl Fn(sqlx::Error) -> StoreError {
-    move |error| match classify(&error) {
+) -> impl Fn(E) -> StoreError {
+    move |error| match error.class() {
         DbErrorClass::UniqueViolation => StoreError::conflict(what),
         DbErrorClass::ForeignKeyViolation => StoreError::NotFound {
             what: format!("a record referred to by {operation}"),
         },
-        DbErrorClass::Other => database_error(operation, error),
+        DbErrorClass::Other => error.into_store(operation),
     }
 }

@@ -86,6 +86,7 @@ mod audit;
 mod ca;
 mod cards;
 mod codec;
+mod direct;
 mod error;
 mod lifecycle;
 mod migrate;

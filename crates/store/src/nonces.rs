@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use crate::codec::{from_micros, time_column, to_micros};
 use crate::error::{NonceError, StoreError, db, unique_conflict};
 use crate::records::{ConsumedNonce, NewNonce};
-use crate::store::{RowExt, Store, dispatch};
+use crate::store::{RowExt, Store, dispatch, dispatch_read};
 use crate::traits::NonceStore;
 
 /// Why a nonce cannot be consumed, from its row (`purpose`, `expires_at`, `used_at`;
@@ -110,13 +110,12 @@ impl NonceStore for Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let now_micros = to_micros(now)?;
-        dispatch!(self, |pool| {
-            let row =
-                sqlx::query("SELECT purpose, expires_at, used_at FROM nonces WHERE nonce = $1")
-                    .bind(value)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db("check_nonce"))?;
+        dispatch_read!(self, "check_nonce", |pool, query| {
+            let row = query("SELECT purpose, expires_at, used_at FROM nonces WHERE nonce = $1")
+                .bind(value)
+                .fetch_optional(pool)
+                .await
+                .map_err(db("check_nonce"))?;
             if let Some(row) = &row
                 && row.text("purpose")? == purpose
                 && row.opt_int("used_at")?.is_none()

@@ -10,7 +10,7 @@ use crate::error::{StoreError, db, unique_conflict};
 use crate::records::{
     ChangeKind, HistoryEntry, HistoryKind, NewResident, Resident, ResidentChange, ResidentId,
 };
-use crate::store::{BackendPool, RowExt, Store, dispatch};
+use crate::store::{BackendPool, RowExt, Store, dispatch, dispatch_read};
 use crate::traits::RegistryStore;
 
 /// The most rows one page of [`RegistryStore::list_residents`] returns.
@@ -85,8 +85,8 @@ impl RegistryStore for Store {
     }
 
     async fn resident(&self, id: ResidentId) -> Result<Option<Resident>, StoreError> {
-        dispatch!(self, |pool| {
-            sqlx::query(concat!(
+        dispatch_read!(self, "resident", |pool, query| {
+            query(concat!(
                 "SELECT ",
                 resident_columns!(),
                 " FROM residents WHERE id = $1"

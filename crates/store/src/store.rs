@@ -21,7 +21,7 @@ use crate::error::{StoreError, db};
 /// Rows SQLite's worker thread may queue for the reader (sqlx's default is 50).
 const SQLITE_ROW_CHANNEL: usize = 4096;
 /// How long a SQLite connection waits for another writer before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pool sizes: SQLite serialises writers anyway; PostgreSQL is shared by processes.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
@@ -81,6 +81,8 @@ pub struct Store {
     location: Arc<str>,
     /// The writer that commits accepted applications in groups (`crate::accept`).
     pub(crate) group_commit: Arc<crate::accept::GroupCommit>,
+    /// SQLite only: the readers of `dispatch_read!`.
+    pub(crate) readers: Option<Arc<crate::direct::DirectReaders>>,
 }
 
 impl fmt::Debug for Store {
@@ -103,6 +105,44 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// As [`dispatch`], for the point reads on the request path: on SQLite `$pool` is a
+/// reader on the calling thread (`crate::direct::DirectReaders`) and `$query` is
+/// `crate::direct::query`; on PostgreSQL the pool and `sqlx::query`. The body is
+/// written once for both.
+macro_rules! dispatch_read {
+    ($store:expr, $operation:expr, |$pool:ident, $query:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(pool) => {
+                if pool.is_closed() {
+                    return Err($crate::error::StoreError::Database {
+                        operation: $operation,
+                        code: None,
+                        message: "the store is closed".into(),
+                    });
+                }
+                let readers =
+                    $store
+                        .readers
+                        .as_ref()
+                        .ok_or_else(|| $crate::error::StoreError::Database {
+                            operation: $operation,
+                            code: None,
+                            message: "no SQLite readers".into(),
+                        })?;
+                let mut reader = readers.take().map_err($crate::error::db($operation))?;
+                let $pool = reader.connection().map_err($crate::error::db($operation))?;
+                use $crate::direct::query as $query;
+                $body
+            }
+            $crate::store::Backend::Postgres($pool) => {
+                use sqlx::query as $query;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use dispatch_read;
 
 impl Store {
     /// Opens (creating it if needed) the database at `url` and applies pending
@@ -167,11 +207,13 @@ impl Store {
                 }
             }
         };
+        let readers = crate::direct::DirectReaders::new(path.to_path_buf(), SQLITE_BUSY_TIMEOUT);
         let store = Store {
             backend: Backend::Sqlite(pool),
             log_pseudonym: Arc::default(),
             location: location.into(),
             group_commit: Arc::default(),
+            readers: Some(Arc::new(readers)),
         };
         store.migrate().await?;
         Ok(store)
@@ -211,6 +253,7 @@ impl Store {
             log_pseudonym: Arc::default(),
             location: location.into(),
             group_commit: Arc::default(),
+            readers: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -246,6 +289,9 @@ impl Store {
         dispatch!(self, |pool| pool.close().await);
         // After the pool: a writer started meanwhile would find it open.
         self.stop_writer();
+        if let Some(readers) = &self.readers {
+            readers.close();
+        }
     }
 }
 

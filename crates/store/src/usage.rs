@@ -434,9 +434,12 @@ struct ComputedLink {
     leaf: HashValue,
 }
 
+/// Implements [`AppendUsage`] for a transaction type, given the driver's statement
+/// builder and `query` function (sqlx's, or `crate::direct`'s for the group-commit
+/// writer's SQLite connection).
 macro_rules! impl_append_usage {
-    ($db:ty) => {
-        impl<'c> AppendUsage for Transaction<'c, $db> {
+    ($transaction:ty, $builder:ty, $query:path) => {
+        impl AppendUsage for $transaction {
             async fn append_usage_rows(
                 &mut self,
                 key: Option<&PseudonymKey>,
@@ -448,7 +451,7 @@ macro_rules! impl_append_usage {
                 }
                 let count = entries.len() as u64;
                 // Step 1: the log's lock and the leaf indices.
-                let size = sqlx::query(RAISE_TREE_SIZE)
+                let size = $query(RAISE_TREE_SIZE)
                     .bind(to_i64(count, "batch")?)
                     .fetch_one(&mut **self)
                     .await
@@ -463,7 +466,7 @@ macro_rules! impl_append_usage {
                     let leaf_index = first + offset as u64;
                     // Step 2: the person's log id and chain head.
                     if !heads.contains_key(&entry.resident_id) {
-                        let row = sqlx::query(CHAIN_HEAD)
+                        let row = $query(CHAIN_HEAD)
                             .bind(entry.resident_id)
                             .fetch_optional(&mut **self)
                             .await
@@ -492,7 +495,7 @@ macro_rules! impl_append_usage {
                                     key.person_log_id(entry.resident_id).map_err(|error| {
                                         StoreError::Invalid(format!("person log id: {error}"))
                                     })?;
-                                sqlx::query(INSERT_PERSON)
+                                $query(INSERT_PERSON)
                                     .bind(entry.resident_id)
                                     .bind(person.as_str())
                                     .bind(entry.at)
@@ -533,7 +536,7 @@ macro_rules! impl_append_usage {
                 // Step 4: the rows, the leaves, the links, a multi-row INSERT per chunk.
                 let mut ids = Vec::with_capacity(entries.len());
                 for range in insert_chunks(entries.len()) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    let mut insert = <$builder>::new(
                         "INSERT INTO usage_history \
                          (resident_id, occurred_at, device_id, action, outcome, detail_json) ",
                     );
@@ -567,7 +570,7 @@ macro_rules! impl_append_usage {
                     ids.append(&mut chunk);
                 }
                 for range in insert_chunks(links.len()) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    let mut insert = <$builder>::new(
                         "INSERT INTO log_leaves (leaf_index, leaf_hash) ",
                     );
                     insert.push_values(&links[range], |mut row, link| {
@@ -581,7 +584,7 @@ macro_rules! impl_append_usage {
                         .map_err(db(operation))?;
                 }
                 for range in insert_chunks(links.len()) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    let mut insert = <$builder>::new(
                         "INSERT INTO log_links \
                          (resident_id, seq, leaf_index, usage_id, entry_hash, chain) ",
                     );
@@ -609,8 +612,21 @@ macro_rules! impl_append_usage {
     };
 }
 
-impl_append_usage!(Sqlite);
-impl_append_usage!(Postgres);
+impl_append_usage!(
+    Transaction<'_, Sqlite>,
+    sqlx::QueryBuilder<Sqlite>,
+    sqlx::query
+);
+impl_append_usage!(
+    Transaction<'_, Postgres>,
+    sqlx::QueryBuilder<Postgres>,
+    sqlx::query
+);
+impl_append_usage!(
+    crate::direct::DirectTransaction<'_>,
+    crate::direct::QueryBuilder,
+    crate::direct::query
+);
 
 // ---------------------------------------------------------------------------------------
 // Reading
