@@ -805,7 +805,9 @@ impl Store {
     /// connection. A batch is a few dozen statements, each a round trip the writer waits
     /// for; on the shared runtime every one of those waits ended behind whatever CPU
     /// work (signature checks, JSON, RSA signing) the workers were doing, which made the
-    /// writer, and so every application, several times slower than the database.
+    /// writer, and so every application, several times slower than the database. On
+    /// SQLite the statements run on this thread itself (`crate::direct`), not handed to
+    /// a connection thread one by one.
     fn writer(&self) -> Result<mpsc::UnboundedSender<Job>, StoreError> {
         let mut sender = self.group_commit.sender.lock().map_err(|_| writer_gone())?;
         if let Some(sender) = sender.as_ref().filter(|sender| !sender.is_closed()) {
