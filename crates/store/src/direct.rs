@@ -65,15 +65,14 @@ impl DirectConnection {
 
     /// Opens a connection for reads only (`query_only`): the store's point reads on the
     /// request path (`crate::store::dispatch_read`).
-    pub(crate) fn open_reader(
-        path: &Path,
-        busy_timeout: Duration,
-    ) -> Result<Self, rusqlite::Error> {
+    /// It never waits for a lock: `SQLITE_BUSY` comes back at once, and the caller reads
+    /// through sqlx's pool instead (`crate::store::dispatch_read`).
+    pub(crate) fn open_reader(path: &Path) -> Result<Self, rusqlite::Error> {
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(busy_timeout)?;
+        connection.busy_timeout(Duration::ZERO)?;
         connection.pragma_update(None, "query_only", "ON")?;
         connection.set_prepared_statement_cache_capacity(READER_STATEMENT_CACHE);
         Ok(Self { connection })
@@ -143,19 +142,17 @@ const IDLE_READERS: usize = 8;
 /// SQLite, the two thread switches cost more than the read (measured: about twelve
 /// context switches per phone application for its four reads, docs/benchmarks.md). A
 /// reader runs the statement on the calling thread instead. Only short index lookups go
-/// this way: the calling thread is a runtime worker, and WAL readers never wait for the
-/// writer.
+/// this way: the calling thread is a runtime worker. WAL readers do not wait for the
+/// writer, and a reader that would wait for a lock gives up at once.
 pub(crate) struct DirectReaders {
     path: PathBuf,
-    busy_timeout: Duration,
     idle: Mutex<Vec<DirectConnection>>,
 }
 
 impl DirectReaders {
-    pub(crate) fn new(path: PathBuf, busy_timeout: Duration) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,
-            busy_timeout,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -165,7 +162,7 @@ impl DirectReaders {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let connection = match idle {
             Some(connection) => connection,
-            None => DirectConnection::open_reader(&self.path, self.busy_timeout)?,
+            None => DirectConnection::open_reader(&self.path)?,
         };
         Ok(Reader {
             readers: self,
@@ -694,7 +691,7 @@ mod tests {
             .execute(&mut writer)
             .await
             .unwrap();
-        let readers = DirectReaders::new(path, Duration::from_secs(1));
+        let readers = DirectReaders::new(path);
         {
             let mut reader = readers.take().unwrap();
             let connection = reader.connection().unwrap();
@@ -727,5 +724,49 @@ mod tests {
         drop(reader);
         readers.close();
         assert!(readers.idle.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reader_answers_busy_at_once_instead_of_waiting_for_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        std::fs::File::create(&path).unwrap();
+        let mut holder = DirectConnection::open(&path, Duration::from_secs(1), 8).unwrap();
+        raw_sql("CREATE TABLE t (a INTEGER); PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; INSERT INTO t VALUES (1)")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let readers = DirectReaders::new(path);
+        let started = std::time::Instant::now();
+        let refused = match readers.take() {
+            Ok(mut reader) => query("SELECT a FROM t")
+                .fetch_all(reader.connection().unwrap())
+                .await
+                .map(|rows| rows.len()),
+            Err(error) => Err(error),
+        };
+        let error = crate::error::db("test")(refused.unwrap_err());
+        assert!(crate::store::is_busy_error(&error), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "it did not wait"
+        );
+    }
+
+    #[test]
+    fn busy_and_locked_codes_are_told_apart_from_other_errors() {
+        let error = |code: Option<&str>| StoreError::Database {
+            operation: "test",
+            code: code.map(str::to_owned),
+            message: String::new(),
+        };
+        // SQLITE_BUSY, BUSY_RECOVERY, BUSY_SNAPSHOT, SQLITE_LOCKED.
+        for code in ["5", "261", "517", "6"] {
+            assert!(crate::store::is_busy_error(&error(Some(code))), "{code}");
+        }
+        // CANTOPEN, CONSTRAINT_UNIQUE, a PostgreSQL SQLSTATE, no code.
+        for code in [Some("14"), Some("2067"), Some("40001"), None] {
+            assert!(!crate::store::is_busy_error(&error(code)), "{code:?}");
+        }
     }
 }

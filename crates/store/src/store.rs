@@ -31,6 +31,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Key of the PostgreSQL advisory lock held while migrating ("jpkistor" in ASCII).
 pub(crate) const MIGRATION_LOCK_KEY: i64 = 0x6a70_6b69_7374_6f72;
 
+/// A store error for SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code).
+pub(crate) fn is_busy_error(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Database { code: Some(code), .. }
+            if code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+    )
+}
+
 /// SQLite's `SQLITE_BUSY` (with any extended code: recovery, snapshot, timeout).
 fn is_sqlite_busy(error: &sqlx::Error) -> bool {
     let sqlx::Error::Database(error) = error else {
@@ -110,30 +119,44 @@ pub(crate) use dispatch;
 /// reader on the calling thread (`crate::direct::DirectReaders`) and `$query` is
 /// `crate::direct::query`; on PostgreSQL the pool and `sqlx::query`. The body is
 /// written once for both.
+///
+/// The calling thread is a runtime worker, so a reader never waits for a lock: it
+/// answers `SQLITE_BUSY` at once (a connection holding the database exclusively, WAL
+/// recovery), and the read is then made again through sqlx's pool, whose connection
+/// threads wait out the busy timeout.
 macro_rules! dispatch_read {
     ($store:expr, $operation:expr, |$pool:ident, $query:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite(pool) => {
-                if pool.is_closed() {
+            $crate::store::Backend::Sqlite(sqlx_pool) => {
+                if sqlx_pool.is_closed() {
                     return Err($crate::error::StoreError::Database {
                         operation: $operation,
                         code: None,
                         message: "the store is closed".into(),
                     });
                 }
-                let readers =
-                    $store
-                        .readers
-                        .as_ref()
-                        .ok_or_else(|| $crate::error::StoreError::Database {
+                let direct = async {
+                    let readers = $store.readers.as_ref().ok_or_else(|| {
+                        $crate::error::StoreError::Database {
                             operation: $operation,
                             code: None,
                             message: "no SQLite readers".into(),
-                        })?;
-                let mut reader = readers.take().map_err($crate::error::db($operation))?;
-                let $pool = reader.connection().map_err($crate::error::db($operation))?;
-                use $crate::direct::query as $query;
-                $body
+                        }
+                    })?;
+                    let mut reader = readers.take().map_err($crate::error::db($operation))?;
+                    let $pool = reader.connection().map_err($crate::error::db($operation))?;
+                    use $crate::direct::query as $query;
+                    $body
+                }
+                .await;
+                match direct {
+                    Err(error) if $crate::store::is_busy_error(&error) => {
+                        let $pool = sqlx_pool;
+                        use sqlx::query as $query;
+                        $body
+                    }
+                    answered => answered,
+                }
             }
             $crate::store::Backend::Postgres($pool) => {
                 use sqlx::query as $query;
@@ -207,7 +230,7 @@ impl Store {
                 }
             }
         };
-        let readers = crate::direct::DirectReaders::new(path.to_path_buf(), SQLITE_BUSY_TIMEOUT);
+        let readers = crate::direct::DirectReaders::new(path.to_path_buf());
         let store = Store {
             backend: Backend::Sqlite(pool),
             log_pseudonym: Arc::default(),
