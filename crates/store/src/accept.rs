@@ -815,7 +815,7 @@ impl Store {
         }
         // A closed store writes nothing more, through the writer's own connection either.
         let closed = match &self.backend {
-            Backend::Sqlite(pool) => pool.is_closed(),
+            Backend::Sqlite(pool, _) => pool.is_closed(),
             Backend::Postgres(pool) => pool.is_closed(),
         };
         if closed {
@@ -829,7 +829,7 @@ impl Store {
         // The usage append's multi-row INSERTs have a text per row count (`crate::usage`):
         // room for all of them prepared, next to the writer's other statements.
         let options = match &self.backend {
-            Backend::Sqlite(pool) => {
+            Backend::Sqlite(pool, _) => {
                 WriterOptions::Sqlite(pool.connect_options().get_filename().to_path_buf())
             }
             Backend::Postgres(pool) => WriterOptions::Postgres(Arc::new(

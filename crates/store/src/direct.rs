@@ -1,18 +1,18 @@
-//! The group-commit writer's SQLite connection, driven on the writer's own thread.
+//! SQLite statements run on the calling thread: the group-commit writer's connection
+//! (`crate::accept`) and the readers of the request path's point reads
+//! (`crate::store::dispatch_read`).
 //!
 //! sqlx runs every SQLite connection on a worker thread of its own and hands each
-//! statement over to it and each result back: two thread switches per statement. The
-//! writer (`crate::accept`) runs a dozen statements per batch, one after another, while
-//! the CA's signing threads and the HTTP workers keep both cores busy, so each of those
-//! switches also waited for a core; measured, the writer spent about half of every batch
-//! that way (docs/benchmarks.md). This module runs the same statements on the calling
-//! thread through rusqlite, over the same SQLite library sqlx links
-//! (`libsqlite3-sys`), with the same connection settings as the store's pool.
+//! statement over to it and each result back: two thread switches per statement, each
+//! of which also waits for a core while the CA's signatures and the HTTP work keep both
+//! busy (measured: about a dozen switches per phone application for its reads alone,
+//! docs/benchmarks.md). This module runs the same statements on the calling thread
+//! through rusqlite, over the same SQLite library sqlx links (`libsqlite3-sys`).
 //!
-//! It mirrors the small part of sqlx's API the writer's statements use (`query`,
+//! It mirrors the small part of sqlx's API those statements use (`query`,
 //! `QueryBuilder`, `raw_sql`, a transaction), so that the statements are written once
-//! (the macros of `crate::accept` and `crate::usage`) and compiled for sqlx's
-//! PostgreSQL and SQLite connections and for this one. Parameters follow sqlx's SQLite
+//! (the macros of `crate::accept` and `crate::usage`, `dispatch_read!`) and compiled for
+//! sqlx's PostgreSQL and SQLite connections and for this one. Parameters follow sqlx's SQLite
 //! conventions: `$N` (or `?N`) is the N-th bound value, a bare `?` the next one. The
 //! futures are ready at once: nothing here waits for another thread.
 
@@ -42,11 +42,7 @@ impl DirectConnection {
         busy_timeout: Duration,
         statement_cache: usize,
     ) -> Result<Self, rusqlite::Error> {
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        connection.busy_timeout(busy_timeout)?;
+        let connection = Self::open_existing(path, busy_timeout, statement_cache)?;
         let mode: String =
             connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -59,23 +55,31 @@ impl DirectConnection {
         }
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.set_prepared_statement_cache_capacity(statement_cache);
         Ok(Self { connection })
     }
 
-    /// Opens a connection for reads only (`query_only`): the store's point reads on the
-    /// request path (`crate::store::dispatch_read`).
-    /// It never waits for a lock: `SQLITE_BUSY` comes back at once, and the caller reads
-    /// through sqlx's pool instead (`crate::store::dispatch_read`).
+    /// Opens a connection for reads only (`query_only`), for `dispatch_read!`. It never
+    /// waits for a lock: `SQLITE_BUSY` comes back at once, and the caller reads through
+    /// sqlx's pool instead.
     pub(crate) fn open_reader(path: &Path) -> Result<Self, rusqlite::Error> {
+        let connection = Self::open_existing(path, Duration::ZERO, READER_STATEMENT_CACHE)?;
+        connection.pragma_update(None, "query_only", "ON")?;
+        Ok(Self { connection })
+    }
+
+    /// The database at `path`, which must exist (the store's pool creates it).
+    fn open_existing(
+        path: &Path,
+        busy_timeout: Duration,
+        statement_cache: usize,
+    ) -> Result<Connection, rusqlite::Error> {
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(Duration::ZERO)?;
-        connection.pragma_update(None, "query_only", "ON")?;
-        connection.set_prepared_statement_cache_capacity(READER_STATEMENT_CACHE);
-        Ok(Self { connection })
+        connection.busy_timeout(busy_timeout)?;
+        connection.set_prepared_statement_cache_capacity(statement_cache);
+        Ok(connection)
     }
 
     /// Starts a transaction with `begin` (`BEGIN IMMEDIATE` for a writer).
@@ -586,6 +590,21 @@ mod tests {
         }
     }
 
+    /// A database file with `schema` applied through a writer connection, which is
+    /// returned with the file's directory (deleted when dropped) and its path.
+    async fn file_database(schema: &str) -> (tempfile::TempDir, PathBuf, DirectConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("direct.db");
+        // An empty file is an empty database (the store's pool creates it in practice).
+        std::fs::File::create(&path).unwrap();
+        let mut writer = DirectConnection::open(&path, Duration::from_secs(1), 8).unwrap();
+        raw_sql(sqlx::AssertSqlSafe(schema.to_owned()))
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        (dir, path, writer)
+    }
+
     #[tokio::test]
     async fn numbered_parameters_bind_by_number_in_any_order() {
         let mut connection = memory();
@@ -682,15 +701,7 @@ mod tests {
 
     #[tokio::test]
     async fn readers_read_what_is_committed_and_write_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("readers.db");
-        // An empty file is an empty database (the store's pool creates it in practice).
-        std::fs::File::create(&path).unwrap();
-        let mut writer = DirectConnection::open(&path, Duration::from_secs(1), 8).unwrap();
-        raw_sql("CREATE TABLE t (a INTEGER)")
-            .execute(&mut writer)
-            .await
-            .unwrap();
+        let (_dir, path, mut writer) = file_database("CREATE TABLE t (a INTEGER)").await;
         let readers = DirectReaders::new(path);
         {
             let mut reader = readers.take().unwrap();
@@ -728,14 +739,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_answers_busy_at_once_instead_of_waiting_for_a_lock() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("locked.db");
-        std::fs::File::create(&path).unwrap();
-        let mut holder = DirectConnection::open(&path, Duration::from_secs(1), 8).unwrap();
-        raw_sql("CREATE TABLE t (a INTEGER); PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; INSERT INTO t VALUES (1)")
-            .execute(&mut holder)
-            .await
-            .unwrap();
+        let (_dir, path, _holder) = file_database(
+            "CREATE TABLE t (a INTEGER); PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; \
+             INSERT INTO t VALUES (1)",
+        )
+        .await;
         let readers = DirectReaders::new(path);
         let started = std::time::Instant::now();
         let refused = match readers.take() {

@@ -140,14 +140,6 @@ pub(crate) enum DbErrorClass {
     Other,
 }
 
-pub(crate) fn classify(error: &sqlx::Error) -> DbErrorClass {
-    match error.as_database_error().map(|db| db.kind()) {
-        Some(sqlx::error::ErrorKind::UniqueViolation) => DbErrorClass::UniqueViolation,
-        Some(sqlx::error::ErrorKind::ForeignKeyViolation) => DbErrorClass::ForeignKeyViolation,
-        _ => DbErrorClass::Other,
-    }
-}
-
 /// Converts a `sqlx` error without keeping it: a PostgreSQL error's `Debug` includes
 /// its DETAIL, which names key values (a My Number, for instance).
 pub(crate) fn database_error(operation: &'static str, error: sqlx::Error) -> StoreError {
@@ -174,7 +166,11 @@ pub(crate) trait DriverError {
 
 impl DriverError for sqlx::Error {
     fn class(&self) -> DbErrorClass {
-        classify(self)
+        match self.as_database_error().map(|db| db.kind()) {
+            Some(sqlx::error::ErrorKind::UniqueViolation) => DbErrorClass::UniqueViolation,
+            Some(sqlx::error::ErrorKind::ForeignKeyViolation) => DbErrorClass::ForeignKeyViolation,
+            _ => DbErrorClass::Other,
+        }
     }
 
     fn into_store(self, operation: &'static str) -> StoreError {

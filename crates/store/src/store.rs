@@ -31,24 +31,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Key of the PostgreSQL advisory lock held while migrating ("jpkistor" in ASCII).
 pub(crate) const MIGRATION_LOCK_KEY: i64 = 0x6a70_6b69_7374_6f72;
 
-/// A store error for SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code).
-pub(crate) fn is_busy_error(error: &StoreError) -> bool {
-    matches!(
-        error,
-        StoreError::Database { code: Some(code), .. }
-            if code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
-    )
+/// Whether a SQLite result code is `SQLITE_BUSY` or `SQLITE_LOCKED`, with any extended
+/// code (recovery, snapshot, timeout).
+fn is_busy_code(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
-/// SQLite's `SQLITE_BUSY` (with any extended code: recovery, snapshot, timeout).
+/// A store error for SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED`.
+pub(crate) fn is_busy_error(error: &StoreError) -> bool {
+    matches!(error, StoreError::Database { code: Some(code), .. } if is_busy_code(code))
+}
+
+/// An sqlx error for SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED`.
 fn is_sqlite_busy(error: &sqlx::Error) -> bool {
     let sqlx::Error::Database(error) = error else {
         return false;
     };
-    error
-        .code()
-        .and_then(|code| code.parse::<i32>().ok())
-        .is_some_and(|code| code & 0xff == 5)
+    error.code().is_some_and(|code| is_busy_code(&code))
 }
 
 /// Which database a [`Store`] talks to.
@@ -75,7 +75,8 @@ impl fmt::Display for BackendKind {
 
 #[derive(Clone)]
 pub(crate) enum Backend {
-    Sqlite(SqlitePool),
+    /// sqlx's pool, and the readers of `dispatch_read!`.
+    Sqlite(SqlitePool, Arc<crate::direct::DirectReaders>),
     Postgres(PgPool),
 }
 
@@ -90,8 +91,6 @@ pub struct Store {
     location: Arc<str>,
     /// The writer that commits accepted applications in groups (`crate::accept`).
     pub(crate) group_commit: Arc<crate::accept::GroupCommit>,
-    /// SQLite only: the readers of `dispatch_read!`.
-    pub(crate) readers: Option<Arc<crate::direct::DirectReaders>>,
 }
 
 impl fmt::Debug for Store {
@@ -108,7 +107,7 @@ impl fmt::Debug for Store {
 macro_rules! dispatch {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Sqlite($pool, _) => $body,
             $crate::store::Backend::Postgres($pool) => $body,
         }
     };
@@ -127,7 +126,7 @@ pub(crate) use dispatch;
 macro_rules! dispatch_read {
     ($store:expr, $operation:expr, |$pool:ident, $query:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite(sqlx_pool) => {
+            $crate::store::Backend::Sqlite(sqlx_pool, readers) => {
                 if sqlx_pool.is_closed() {
                     return Err($crate::error::StoreError::Database {
                         operation: $operation,
@@ -136,13 +135,6 @@ macro_rules! dispatch_read {
                     });
                 }
                 let direct = async {
-                    let readers = $store.readers.as_ref().ok_or_else(|| {
-                        $crate::error::StoreError::Database {
-                            operation: $operation,
-                            code: None,
-                            message: "no SQLite readers".into(),
-                        }
-                    })?;
                     let mut reader = readers.take().map_err($crate::error::db($operation))?;
                     let $pool = reader.connection().map_err($crate::error::db($operation))?;
                     use $crate::direct::query as $query;
@@ -232,11 +224,10 @@ impl Store {
         };
         let readers = crate::direct::DirectReaders::new(path.to_path_buf());
         let store = Store {
-            backend: Backend::Sqlite(pool),
+            backend: Backend::Sqlite(pool, Arc::new(readers)),
             log_pseudonym: Arc::default(),
             location: location.into(),
             group_commit: Arc::default(),
-            readers: Some(Arc::new(readers)),
         };
         store.migrate().await?;
         Ok(store)
@@ -276,7 +267,6 @@ impl Store {
             log_pseudonym: Arc::default(),
             location: location.into(),
             group_commit: Arc::default(),
-            readers: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -284,7 +274,7 @@ impl Store {
 
     pub fn backend_kind(&self) -> BackendKind {
         match self.backend {
-            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Sqlite(..) => BackendKind::Sqlite,
             Backend::Postgres(_) => BackendKind::Postgres,
         }
     }
@@ -312,7 +302,7 @@ impl Store {
         dispatch!(self, |pool| pool.close().await);
         // After the pool: a writer started meanwhile would find it open.
         self.stop_writer();
-        if let Some(readers) = &self.readers {
+        if let Backend::Sqlite(_, readers) = &self.backend {
             readers.close();
         }
     }
@@ -678,7 +668,7 @@ mod tests {
         let store = Store::open_sqlite(&dir.path().join("jpki.db"))
             .await
             .unwrap();
-        let Backend::Sqlite(pool) = &store.backend else {
+        let Backend::Sqlite(pool, _) = &store.backend else {
             panic!("a SQLite store");
         };
         let mut connection = pool.acquire().await.unwrap();

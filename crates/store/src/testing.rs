@@ -401,7 +401,7 @@ pub async fn bulk_revoked_certificates(
     });
     // A steady state for what is measured next: the bulk load's pages moved from the
     // WAL into the database file.
-    if let crate::store::Backend::Sqlite(pool) = &store.backend {
+    if let crate::store::Backend::Sqlite(pool, _) = &store.backend {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(pool)
             .await
